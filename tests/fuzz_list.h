@@ -1,0 +1,9 @@
+// Fuzz targets whose corpus (fuzz/corpus/NAME/) the runner replays. Each
+// fuzz/NAME.c defines `int NAME_entry(const uint8_t*, size_t)`.
+
+#ifndef KILN_TESTS_FUZZ_LIST_H_
+#define KILN_TESTS_FUZZ_LIST_H_
+
+#define KILN_FUZZ_LIST(X)
+
+#endif  // KILN_TESTS_FUZZ_LIST_H_

@@ -1,0 +1,1 @@
+#define KILN_TEST_LIST_PLUGIN(X)

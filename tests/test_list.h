@@ -1,0 +1,15 @@
+// Every test, by module. Each module keeps its own list file.
+
+#ifndef KILN_TESTS_TEST_LIST_H_
+#define KILN_TESTS_TEST_LIST_H_
+
+#include "list_base.h"
+#include "list_plugin.h"
+#include "list_sym.h"
+
+#define KILN_TEST_LIST(X) \
+  KILN_TEST_LIST_BASE(X)  \
+  KILN_TEST_LIST_SYM(X)   \
+  KILN_TEST_LIST_PLUGIN(X)
+
+#endif  // KILN_TESTS_TEST_LIST_H_
