@@ -1,0 +1,51 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+# Each installs what it needs (scripts/install-deps) and is safe to run twice.
+
+BUILD        ?= build
+BUILD_SAN    ?= build-sanitize
+BUILD_FUZZ   ?= build-fuzz
+JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS  ?=
+FUZZ_SECONDS ?= 30
+
+.PHONY: all deps build demo test test-c test-sanitize fuzz format check-format clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+# The main job on its built-in example.
+demo: build
+	./$(BUILD)/add_plugin_demo
+
+# Every test.
+test: build
+	./$(BUILD)/kiln_tests
+
+# The C tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-sanitize: deps
+	cmake -S . -B $(BUILD_SAN) -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_BUILD_TYPE=Debug -DKILN_ENABLE_ASAN=ON -DKILN_ENABLE_UBSAN=ON $(CMAKE_FLAGS)
+	cmake --build $(BUILD_SAN) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ./$(BUILD_SAN)/kiln_tests
+
+# Builds the libFuzzer targets and runs each for FUZZ_SECONDS on its corpus.
+fuzz: deps
+	bash scripts/fuzz $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h' '*.cc')
+
+check-format:
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h' '*.cc')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)
