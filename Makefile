@@ -23,7 +23,7 @@ build: deps $(BUILD)/CMakeCache.txt
 
 # The main job on its built-in example.
 demo: build
-	./$(BUILD)/add_plugin_demo
+	./$(BUILD)/add_plugin_demo $(BUILD)
 
 # Every test.
 test: build
@@ -34,7 +34,9 @@ test-sanitize: deps
 	cmake -S . -B $(BUILD_SAN) -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
 	  -DCMAKE_BUILD_TYPE=Debug -DKILN_ENABLE_ASAN=ON -DKILN_ENABLE_UBSAN=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD_SAN) -j $(JOBS)
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:protect_shadow_gap=0 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ./$(BUILD_SAN)/kiln_tests
 
 # Builds the libFuzzer targets and runs each for FUZZ_SECONDS on its corpus.

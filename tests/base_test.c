@@ -1,10 +1,11 @@
 // Tests of src/base: status, allocator, size math, arena, bytes, hashing.
 
+#include "base/base.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "base/arena.h"
-#include "base/base.h"
 #include "base/bytes.h"
 #include "base/hash.h"
 #include "base/log.h"
@@ -34,7 +35,8 @@ TEST(status_make_and_annotate) {
   ASSERT_EQ_STR(kiln_status_message(s), "plugin 'a::b' missing");
   ASSERT_CONTAINS(kiln_status_location(s), "base_test.c:");
   s = kiln_status_annotate(s, "loading layer %d", 3);
-  ASSERT_EQ_STR(kiln_status_message(s), "loading layer 3: plugin 'a::b' missing");
+  ASSERT_EQ_STR(kiln_status_message(s),
+                "loading layer 3: plugin 'a::b' missing");
   ASSERT_EQ_I64(kiln_status_code(s), KILN_STATUS_NOT_FOUND);
   kiln_status_free(s);
   // An out-of-enum code becomes INTERNAL rather than an unnamed value.
@@ -83,8 +85,8 @@ TEST(allocator_failure_is_status) {
   void* p = NULL;
   ASSERT_OK(kiln_allocator_malloc(a, 16, &p));
   void* q = (void*)&q;
-  ASSERT_STATUS(kiln_allocator_malloc(a, 32, &q), KILN_STATUS_RESOURCE_EXHAUSTED,
-                "32 bytes");
+  ASSERT_STATUS(kiln_allocator_malloc(a, 32, &q),
+                KILN_STATUS_RESOURCE_EXHAUSTED, "32 bytes");
   ASSERT_EQ_PTR(q, NULL);
   // A failed realloc leaves the block as it was.
   ta.fail_at = ta.allocations;
@@ -164,8 +166,9 @@ TEST(bytes_varint_roundtrip) {
   kiln_test_allocator_t ta = kiln_test_allocator_make();
   kiln__writer_t w;
   kiln__writer_init(&w, kiln_test_allocator_get(&ta));
-  static const int64_t values[] = {0,  1,  -1, 63, -64, 64, 127, 128, 300,
-                                   INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN};
+  static const int64_t values[] = {
+      0,   1,   -1,        63,        -64,       64,       127,
+      128, 300, INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN};
   for (size_t i = 0; i < KILN_ARRAYSIZE(values); ++i) {
     ASSERT_OK(kiln__writer_svarint(&w, values[i]));
     ASSERT_OK(kiln__writer_varint(&w, (uint64_t)values[i]));
@@ -214,8 +217,9 @@ TEST(bytes_reader_rejects_truncation) {
                 "does not fit in 64 bits");
   kiln_const_bytes_t b3 = {three, sizeof(three)};
   kiln__reader_init(&r, b3, 8);
-  ASSERT_STATUS(kiln__reader_u32(&r, "section size", &v), KILN_STATUS_DATA_LOSS,
-                "truncated at byte offset 8: section size needs 4 bytes, 3 remain");
+  ASSERT_STATUS(
+      kiln__reader_u32(&r, "section size", &v), KILN_STATUS_DATA_LOSS,
+      "truncated at byte offset 8: section size needs 4 bytes, 3 remain");
   kiln__reader_init(&r, b3, 0);
   uint8_t byte;
   ASSERT_OK(kiln__reader_u8(&r, "a", &byte));

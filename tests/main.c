@@ -24,8 +24,8 @@ static const test_entry_t tests[] = {KILN_TEST_LIST(TEST_ENTRY)};
 void kiln_test_fail(kiln_test_t* t, const char* file, int line,
                     const char* format, ...) {
   const char* base = strrchr(file, '/');
-  int n = snprintf(t->message, sizeof(t->message), "%s:%d: ",
-                   base ? base + 1 : file, line);
+  int n = snprintf(t->message, sizeof(t->message),
+                   "%s:%d: ", base ? base + 1 : file, line);
   if (n < 0) n = 0;
   if ((size_t)n < sizeof(t->message)) {
     va_list args;

@@ -22,8 +22,7 @@ typedef struct kiln_test_t {
 
 void kiln_test_fail(kiln_test_t* t, const char* file, int line,
                     const char* format, ...) KILN_PRINTF(4, 5);
-void kiln_test_skip(kiln_test_t* t, const char* format, ...)
-    KILN_PRINTF(2, 3);
+void kiln_test_skip(kiln_test_t* t, const char* format, ...) KILN_PRINTF(2, 3);
 
 #define TEST(name) void test_##name(kiln_test_t* t_)
 
@@ -33,14 +32,14 @@ void kiln_test_skip(kiln_test_t* t, const char* format, ...)
     return;                                              \
   } while (0)
 
-#define SKIP(...)                      \
-  do {                                 \
-    kiln_test_skip(t_, __VA_ARGS__);   \
-    return;                            \
+#define SKIP(...)                    \
+  do {                               \
+    kiln_test_skip(t_, __VA_ARGS__); \
+    return;                          \
   } while (0)
 
-#define ASSERT_TRUE(cond)                       \
-  do {                                          \
+#define ASSERT_TRUE(cond)                          \
+  do {                                             \
     if (!(cond)) FAIL("expected true: %s", #cond); \
   } while (0)
 
@@ -49,79 +48,79 @@ void kiln_test_skip(kiln_test_t* t, const char* format, ...)
     if (cond) FAIL("expected false: %s", #cond); \
   } while (0)
 
-#define ASSERT_EQ_I64(a, b)                                                \
-  do {                                                                     \
-    int64_t a_ = (int64_t)(a), b_ = (int64_t)(b);                          \
-    if (a_ != b_)                                                          \
-      FAIL("%s == %s (%" PRId64 " vs %" PRId64 ")", #a, #b, a_, b_);      \
+#define ASSERT_EQ_I64(a, b)                                          \
+  do {                                                               \
+    int64_t a_ = (int64_t)(a), b_ = (int64_t)(b);                    \
+    if (a_ != b_)                                                    \
+      FAIL("%s == %s (%" PRId64 " vs %" PRId64 ")", #a, #b, a_, b_); \
   } while (0)
 
-#define ASSERT_EQ_U64(a, b)                                                \
-  do {                                                                     \
-    uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                       \
-    if (a_ != b_)                                                          \
-      FAIL("%s == %s (%" PRIu64 " vs %" PRIu64 ")", #a, #b, a_, b_);      \
+#define ASSERT_EQ_U64(a, b)                                          \
+  do {                                                               \
+    uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                 \
+    if (a_ != b_)                                                    \
+      FAIL("%s == %s (%" PRIu64 " vs %" PRIu64 ")", #a, #b, a_, b_); \
   } while (0)
 
-#define ASSERT_EQ_PTR(a, b)                                            \
-  do {                                                                 \
-    const void* a_ = (const void*)(a);                                 \
-    const void* b_ = (const void*)(b);                                 \
-    if (a_ != b_) FAIL("%s == %s (%p vs %p)", #a, #b, a_, b_);         \
+#define ASSERT_EQ_PTR(a, b)                                    \
+  do {                                                         \
+    const void* a_ = (const void*)(a);                         \
+    const void* b_ = (const void*)(b);                         \
+    if (a_ != b_) FAIL("%s == %s (%p vs %p)", #a, #b, a_, b_); \
   } while (0)
 
-#define ASSERT_EQ_STR(a, b)                                              \
-  do {                                                                   \
-    const char* a_ = (a);                                                \
-    const char* b_ = (b);                                                \
-    if (!a_ || !b_ || strcmp(a_, b_) != 0)                               \
-      FAIL("%s == %s (\"%s\" vs \"%s\")", #a, #b, a_ ? a_ : "(null)",    \
-           b_ ? b_ : "(null)");                                          \
+#define ASSERT_EQ_STR(a, b)                                           \
+  do {                                                                \
+    const char* a_ = (a);                                             \
+    const char* b_ = (b);                                             \
+    if (!a_ || !b_ || strcmp(a_, b_) != 0)                            \
+      FAIL("%s == %s (\"%s\" vs \"%s\")", #a, #b, a_ ? a_ : "(null)", \
+           b_ ? b_ : "(null)");                                       \
   } while (0)
 
-#define ASSERT_CONTAINS(haystack, needle)                                  \
-  do {                                                                     \
-    const char* h_ = (haystack);                                           \
-    const char* n_ = (needle);                                             \
-    if (!h_ || !strstr(h_, n_))                                            \
-      FAIL("\"%s\" should contain \"%s\"", h_ ? h_ : "(null)", n_);        \
+#define ASSERT_CONTAINS(haystack, needle)                           \
+  do {                                                              \
+    const char* h_ = (haystack);                                    \
+    const char* n_ = (needle);                                      \
+    if (!h_ || !strstr(h_, n_))                                     \
+      FAIL("\"%s\" should contain \"%s\"", h_ ? h_ : "(null)", n_); \
   } while (0)
 
 // Asserts that |expr| returns OK; otherwise prints the status and frees it.
-#define ASSERT_OK(expr)                                                     \
-  do {                                                                      \
-    kiln_status_t s_ = (expr);                                              \
-    if (s_) {                                                               \
-      kiln_test_fail(t_, __FILE__, __LINE__, "%s failed: %s: %s (%s)",      \
-                     #expr, kiln_status_code_name(kiln_status_code(s_)),    \
-                     kiln_status_message(s_), kiln_status_location(s_));    \
-      kiln_status_free(s_);                                                 \
-      return;                                                               \
-    }                                                                       \
+#define ASSERT_OK(expr)                                                       \
+  do {                                                                        \
+    kiln_status_t s_ = (expr);                                                \
+    if (s_) {                                                                 \
+      kiln_test_fail(t_, __FILE__, __LINE__, "%s failed: %s: %s (%s)", #expr, \
+                     kiln_status_code_name(kiln_status_code(s_)),             \
+                     kiln_status_message(s_), kiln_status_location(s_));      \
+      kiln_status_free(s_);                                                   \
+      return;                                                                 \
+    }                                                                         \
   } while (0)
 
 // Asserts that |expr| fails with |code| and a message containing |needle|
 // ("" matches any message), then frees the status.
-#define ASSERT_STATUS(expr, code, needle)                                    \
-  do {                                                                       \
-    kiln_status_t s_ = (expr);                                               \
-    kiln_status_code_t want_ = (code);                                       \
-    if (kiln_status_code(s_) != want_) {                                     \
-      kiln_test_fail(t_, __FILE__, __LINE__, "%s: expected %s, got %s: %s",  \
-                     #expr, kiln_status_code_name(want_),                    \
-                     kiln_status_code_name(kiln_status_code(s_)),            \
-                     kiln_status_message(s_));                               \
-      kiln_status_free(s_);                                                  \
-      return;                                                                \
-    }                                                                        \
-    if (!strstr(kiln_status_message(s_), (needle))) {                        \
-      kiln_test_fail(t_, __FILE__, __LINE__,                                 \
-                     "%s: message \"%s\" should contain \"%s\"", #expr,      \
-                     kiln_status_message(s_), (needle));                     \
-      kiln_status_free(s_);                                                  \
-      return;                                                                \
-    }                                                                        \
-    kiln_status_free(s_);                                                    \
+#define ASSERT_STATUS(expr, code, needle)                                   \
+  do {                                                                      \
+    kiln_status_t s_ = (expr);                                              \
+    kiln_status_code_t want_ = (code);                                      \
+    if (kiln_status_code(s_) != want_) {                                    \
+      kiln_test_fail(t_, __FILE__, __LINE__, "%s: expected %s, got %s: %s", \
+                     #expr, kiln_status_code_name(want_),                   \
+                     kiln_status_code_name(kiln_status_code(s_)),           \
+                     kiln_status_message(s_));                              \
+      kiln_status_free(s_);                                                 \
+      return;                                                               \
+    }                                                                       \
+    if (!strstr(kiln_status_message(s_), (needle))) {                       \
+      kiln_test_fail(t_, __FILE__, __LINE__,                                \
+                     "%s: message \"%s\" should contain \"%s\"", #expr,     \
+                     kiln_status_message(s_), (needle));                    \
+      kiln_status_free(s_);                                                 \
+      return;                                                               \
+    }                                                                       \
+    kiln_status_free(s_);                                                   \
   } while (0)
 
 //===----------------------------------------------------------------------===//

@@ -9,8 +9,8 @@
 //   static kiln_status_t add_describe(void* user_data,
 //                                     const kiln_describe_args_t* args,
 //                                     kiln_tensor_desc_t* outputs) {
-//     outputs[0] = kiln_tensor_desc_like(&args->inputs[0]);   // y has x's shape
-//     return NULL;
+//     outputs[0] = kiln_tensor_desc_like(&args->inputs[0]);   // y has x's
+//     shape return NULL;
 //   }
 //   static const kiln_attr_field_t add_attrs[] = {
 //       {"block_size", KILN_ATTR_TYPE_INT64}};
@@ -42,56 +42,6 @@ extern "C" {
 // The version of the plugin ABI below. A definition or library built against
 // another version is refused with INCOMPATIBLE.
 #define KILN_PLUGIN_ABI_VERSION 1u
-
-// The largest tensor rank.
-#define KILN_MAX_RANK 8
-
-//===----------------------------------------------------------------------===//
-// Data types and formats
-//===----------------------------------------------------------------------===//
-
-typedef enum kiln_dtype_e {
-  KILN_DTYPE_FLOAT32 = 0,
-  KILN_DTYPE_FLOAT16 = 1,
-  KILN_DTYPE_BFLOAT16 = 2,
-  KILN_DTYPE_FP8_E4M3 = 3,
-  KILN_DTYPE_FP8_E5M2 = 4,
-  KILN_DTYPE_INT8 = 5,
-  KILN_DTYPE_INT32 = 6,
-  KILN_DTYPE_INT64 = 7,
-  KILN_DTYPE_UINT8 = 8,
-  KILN_DTYPE_BOOL = 9,
-  KILN_DTYPE_COUNT = 10,
-} kiln_dtype_t;
-
-// Returns the name of |dtype| ("float32", "float16", "bfloat16", "fp8e4m3",
-// "fp8e5m2", "int8", "int32", "int64", "uint8", "bool"); "unknown" outside the
-// enum. Static string. Never fails.
-KILN_API const char* kiln_dtype_name(kiln_dtype_t dtype);
-
-// Returns the size of one element of |dtype| in bytes; 0 outside the enum.
-KILN_API size_t kiln_dtype_size(kiln_dtype_t dtype);
-
-// Parses a dtype name. Accepts kiln's names above and TensorRT's spellings,
-// case-insensitively: FP32/FLOAT, FP16/HALF, BF16, FP8 (e4m3), INT8, INT32,
-// INT64, UINT8, BOOL. Returns INVALID_ARGUMENT naming |name| otherwise.
-KILN_API KILN_MUST_USE_RESULT kiln_status_t
-kiln_dtype_parse(kiln_string_view_t name, kiln_dtype_t* out_dtype);
-
-// Tensor memory layouts. Only dense row-major (LINEAR) exists today; the enum
-// leaves room for vectorized formats.
-typedef enum kiln_format_e {
-  KILN_FORMAT_LINEAR = 0,
-  KILN_FORMAT_COUNT = 1,
-} kiln_format_t;
-
-// Returns "LINEAR", or "unknown" outside the enum. Static string.
-KILN_API const char* kiln_format_name(kiln_format_t format);
-
-// Parses a format name ("LINEAR", case-insensitive). INVALID_ARGUMENT names
-// |name| otherwise.
-KILN_API KILN_MUST_USE_RESULT kiln_status_t
-kiln_format_parse(kiln_string_view_t name, kiln_format_t* out_format);
 
 //===----------------------------------------------------------------------===//
 // Symbolic integers
@@ -126,9 +76,9 @@ typedef enum kiln_sym_op_e {
 } kiln_sym_op_t;
 
 // Limits on expressions, enforced when building and when deserializing.
-#define KILN_SYM_MAX_DEPTH 128       // longest operand chain
-#define KILN_SYM_MAX_TENSORS 4096    // tensor index in kiln_sym_dim
-#define KILN_SYM_MAX_NODES 1048576   // nodes in one table
+#define KILN_SYM_MAX_DEPTH 128      // longest operand chain
+#define KILN_SYM_MAX_TENSORS 4096   // tensor index in kiln_sym_dim
+#define KILN_SYM_MAX_NODES 1048576  // nodes in one table
 
 // Returns the name of |op| ("const", "dim", "size_tensor", "sum", "sub",
 // "prod", "floor_div", "ceil_div", "max", "min", "equal", "less"); "unknown"
@@ -137,8 +87,8 @@ KILN_API const char* kiln_sym_op_name(kiln_sym_op_t op);
 
 // Creates an empty table that allocates with |allocator|. The caller owns
 // |*out_table|. Returns RESOURCE_EXHAUSTED when memory runs out.
-KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_sym_table_create(
-    kiln_allocator_t allocator, kiln_sym_table_t** out_table);
+KILN_API KILN_MUST_USE_RESULT kiln_status_t
+kiln_sym_table_create(kiln_allocator_t allocator, kiln_sym_table_t** out_table);
 
 // Frees |table| and every expression in it. NULL is a no-op.
 KILN_API void kiln_sym_table_destroy(kiln_sym_table_t* table);
@@ -204,13 +154,13 @@ kiln_sym_table_take_error(kiln_sym_table_t* table);
 // What a node is. Fields that do not apply to its op are zero/NULL.
 typedef struct kiln_sym_info_t {
   kiln_sym_op_t op;
-  int64_t value;        // KILN_SYM_OP_CONST
-  uint32_t tensor;      // KILN_SYM_OP_DIM
-  uint32_t dim;         // KILN_SYM_OP_DIM
-  uint32_t index;       // KILN_SYM_OP_SIZE_TENSOR
-  kiln_sym_t a;         // first operand; opt for a size tensor
-  kiln_sym_t b;         // second operand; upper bound for a size tensor
-  uint32_t depth;       // 1 for a leaf
+  int64_t value;    // KILN_SYM_OP_CONST
+  uint32_t tensor;  // KILN_SYM_OP_DIM
+  uint32_t dim;     // KILN_SYM_OP_DIM
+  uint32_t index;   // KILN_SYM_OP_SIZE_TENSOR
+  kiln_sym_t a;     // first operand; opt for a size tensor
+  kiln_sym_t b;     // second operand; upper bound for a size tensor
+  uint32_t depth;   // 1 for a leaf
 } kiln_sym_info_t;
 
 // Describes |expr|. Never fails (a NULL |expr| gives a zeroed info with op
@@ -263,10 +213,9 @@ kiln_sym_eval_i32(kiln_sym_table_t* table, kiln_sym_t expr,
 // the NUL). Returns OUT_OF_RANGE when the text does not fit (the buffer then
 // holds a truncated, NUL-terminated prefix), INVALID_ARGUMENT for a NULL
 // |expr| or a zero |capacity|. Thread-safe.
-KILN_API KILN_MUST_USE_RESULT kiln_status_t
-kiln_sym_print(kiln_sym_t expr, const char* const* tensor_names,
-               size_t name_count, char* buffer, size_t capacity,
-               size_t* out_length);
+KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_sym_print(
+    kiln_sym_t expr, const char* const* tensor_names, size_t name_count,
+    char* buffer, size_t capacity, size_t* out_length);
 
 //===----------------------------------------------------------------------===//
 // Tensor descriptors
@@ -277,8 +226,8 @@ kiln_sym_print(kiln_sym_t expr, const char* const* tensor_names,
 typedef struct kiln_tensor_desc_t {
   kiln_dtype_t dtype;
   kiln_format_t format;
-  int32_t rank;                     // 0..KILN_MAX_RANK
-  kiln_sym_t dims[KILN_MAX_RANK];   // dims[0..rank-1]; never NULL when valid
+  int32_t rank;                    // 0..KILN_MAX_RANK
+  kiln_sym_t dims[KILN_MAX_RANK];  // dims[0..rank-1]; never NULL when valid
   // For an output: the input it aliases (writes in place), or -1.
   int32_t aliased_input;
   // True for a size tensor: a rank-0 int32 or int64 output holding the value
@@ -288,13 +237,13 @@ typedef struct kiln_tensor_desc_t {
 
 // Returns a copy of |desc| that aliases nothing: TensorRT's like(). Never
 // fails.
-KILN_API kiln_tensor_desc_t kiln_tensor_desc_like(
-    const kiln_tensor_desc_t* desc);
+KILN_API kiln_tensor_desc_t
+kiln_tensor_desc_like(const kiln_tensor_desc_t* desc);
 
 // Returns a copy of |desc| marked as aliasing input |input_index|: TensorRT's
 // aliased(). Never fails.
-KILN_API kiln_tensor_desc_t kiln_tensor_desc_aliased(
-    const kiln_tensor_desc_t* desc, int32_t input_index);
+KILN_API kiln_tensor_desc_t
+kiln_tensor_desc_aliased(const kiln_tensor_desc_t* desc, int32_t input_index);
 
 // Returns a descriptor with |dtype|, LINEAR format and |rank| dimensions taken
 // from |dims|. Never fails (a |rank| outside 0..KILN_MAX_RANK is kept as given
@@ -312,106 +261,8 @@ KILN_API kiln_sym_t kiln_tensor_desc_numel(kiln_sym_table_t* table,
 // 0..KILN_MAX_RANK, no NULL dimension, a size tensor of rank 0 and dtype
 // int32 or int64. INVALID_ARGUMENT names |what| (e.g. "output 1") and the
 // fault.
-KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_tensor_desc_validate(
-    const kiln_tensor_desc_t* desc, const char* what);
-
-//===----------------------------------------------------------------------===//
-// Attributes
-//===----------------------------------------------------------------------===//
-
-typedef enum kiln_attr_type_e {
-  KILN_ATTR_TYPE_INT64 = 0,
-  KILN_ATTR_TYPE_FLOAT64 = 1,
-  KILN_ATTR_TYPE_BOOL = 2,
-  KILN_ATTR_TYPE_STRING = 3,  // UTF-8 text
-  KILN_ATTR_TYPE_BYTES = 4,   // raw bytes
-  KILN_ATTR_TYPE_ARRAY_INT8 = 5,
-  KILN_ATTR_TYPE_ARRAY_INT16 = 6,
-  KILN_ATTR_TYPE_ARRAY_INT32 = 7,
-  KILN_ATTR_TYPE_ARRAY_INT64 = 8,
-  KILN_ATTR_TYPE_ARRAY_FLOAT16 = 9,  // IEEE half, stored as uint16_t bits
-  KILN_ATTR_TYPE_ARRAY_FLOAT32 = 10,
-  KILN_ATTR_TYPE_ARRAY_FLOAT64 = 11,
-  KILN_ATTR_TYPE_ARRAY_BOOL = 12,  // one byte per element, 0 or 1
-  KILN_ATTR_TYPE_COUNT = 13,
-} kiln_attr_type_t;
-
-// Returns the name of |type|: "int64", "float64", "bool", "string", "bytes",
-// "int8[]", "int16[]", "int32[]", "int64[]", "float16[]", "float32[]",
-// "float64[]", "bool[]"; "unknown" outside the enum. Static string.
-KILN_API const char* kiln_attr_type_name(kiln_attr_type_t type);
-
-// Returns the element size of an array type in bytes; 0 for scalar types.
-KILN_API size_t kiln_attr_type_element_size(kiln_attr_type_t type);
-
-// One entry of an attribute schema.
-typedef struct kiln_attr_field_t {
-  const char* name;  // an identifier: [A-Za-z_][A-Za-z0-9_]*
-  kiln_attr_type_t type;
-} kiln_attr_field_t;
-
-// The most attributes one plugin may declare.
-#define KILN_MAX_ATTRS 64
-
-// A set of attribute values checked against a plugin's schema. Values are
-// copied in; getters return borrowed pointers valid until the value is set
-// again or the object is destroyed. One thread at a time.
-typedef struct kiln_attrs_s kiln_attrs_t;
-
-// Creates an empty value set for |plugin|'s schema. The caller owns
-// |*out_attrs|; |plugin| must outlive it. RESOURCE_EXHAUSTED on memory.
-KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_attrs_create(
-    const kiln_plugin_t* plugin, kiln_allocator_t allocator,
-    kiln_attrs_t** out_attrs);
-
-// Frees |attrs|. NULL is a no-op.
-KILN_API void kiln_attrs_destroy(kiln_attrs_t* attrs);
-
-// Setters copy the value in. Each returns INVALID_ARGUMENT naming the plugin
-// and the attribute when |name| is not in the schema (with the declared names
-// listed), or when the schema's type differs from the one set (naming the
-// expected and the given type). RESOURCE_EXHAUSTED on memory.
 KILN_API KILN_MUST_USE_RESULT kiln_status_t
-kiln_attrs_set_int64(kiln_attrs_t* attrs, const char* name, int64_t value);
-KILN_API KILN_MUST_USE_RESULT kiln_status_t
-kiln_attrs_set_float64(kiln_attrs_t* attrs, const char* name, double value);
-KILN_API KILN_MUST_USE_RESULT kiln_status_t
-kiln_attrs_set_bool(kiln_attrs_t* attrs, const char* name, bool value);
-KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_attrs_set_string(
-    kiln_attrs_t* attrs, const char* name, kiln_string_view_t value);
-KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_attrs_set_bytes(
-    kiln_attrs_t* attrs, const char* name, kiln_const_bytes_t value);
-// |count| elements of the array type |type| at |data| (|data| may be NULL
-// when |count| is 0).
-KILN_API KILN_MUST_USE_RESULT kiln_status_t
-kiln_attrs_set_array(kiln_attrs_t* attrs, const char* name,
-                     kiln_attr_type_t type, const void* data, size_t count);
-
-// Getters return INVALID_ARGUMENT for an unknown or mistyped name (as the
-// setters), NOT_FOUND naming the attribute when it was declared but not set,
-// and, inside a plugin callback, NOT_FOUND naming the callback when the
-// attribute is not among the ones the callback declared.
-KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_attrs_get_int64(
-    const kiln_attrs_t* attrs, const char* name, int64_t* out_value);
-KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_attrs_get_float64(
-    const kiln_attrs_t* attrs, const char* name, double* out_value);
-KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_attrs_get_bool(
-    const kiln_attrs_t* attrs, const char* name, bool* out_value);
-KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_attrs_get_string(
-    const kiln_attrs_t* attrs, const char* name, kiln_string_view_t* out_value);
-KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_attrs_get_bytes(
-    const kiln_attrs_t* attrs, const char* name, kiln_const_bytes_t* out_value);
-KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_attrs_get_array(
-    const kiln_attrs_t* attrs, const char* name, kiln_attr_type_t type,
-    const void** out_data, size_t* out_count);
-
-// Returns INVALID_ARGUMENT naming the plugin and the first declared attribute
-// that has no value (with its type), or NULL when all are set.
-KILN_API KILN_MUST_USE_RESULT kiln_status_t
-kiln_attrs_check_complete(const kiln_attrs_t* attrs);
-
-// Returns true when attribute |name| has a value (and is visible).
-KILN_API bool kiln_attrs_has(const kiln_attrs_t* attrs, const char* name);
+kiln_tensor_desc_validate(const kiln_tensor_desc_t* desc, const char* what);
 
 //===----------------------------------------------------------------------===//
 // Plugin callbacks
@@ -446,8 +297,8 @@ typedef kiln_status_t (*kiln_plugin_describe_fn_t)(
 // the custom tactics valid for it (non-zero, unique; none means tactic 0, the
 // default).
 typedef struct kiln_autotune_combination_t {
-  const kiln_dtype_t* io_types;      // input_count + output_count entries
-  const kiln_format_t* io_formats;   // input_count + output_count entries
+  const kiln_dtype_t* io_types;     // input_count + output_count entries
+  const kiln_format_t* io_formats;  // input_count + output_count entries
   const int32_t* tactics;
   size_t tactic_count;
 } kiln_autotune_combination_t;
@@ -458,9 +309,9 @@ typedef struct kiln_autotune_result_s kiln_autotune_result_t;
 // Adds one combination (copied). Returns INVALID_ARGUMENT naming the position
 // of a bad dtype or format, a tactic 0 or a repeated tactic. Adding a
 // combination already present unions the tactic sets, as TensorRT does.
-KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_autotune_result_add(
-    kiln_autotune_result_t* result,
-    const kiln_autotune_combination_t* combination);
+KILN_API KILN_MUST_USE_RESULT kiln_status_t
+kiln_autotune_result_add(kiln_autotune_result_t* result,
+                         const kiln_autotune_combination_t* combination);
 
 // Adds the combinations described by TensorRT's AutoTuneCombination grammar:
 // |io_types| is a comma-separated list with one entry per input then output;
@@ -539,8 +390,8 @@ typedef struct kiln_aot_args_t {
   const kiln_tensor_desc_t* outputs;
   size_t output_count;
   const kiln_attrs_t* attrs;  // the declared subset
-  kiln_sym_table_t* sym;  // where launch and argument expressions are built
-  int32_t tactic;         // 0 is the default tactic
+  kiln_sym_table_t* sym;      // where launch and argument expressions are built
+  int32_t tactic;             // 0 is the default tactic
 } kiln_aot_args_t;
 
 // What an AOT implementation returns. The memory it points to must stay valid
@@ -553,6 +404,18 @@ typedef struct kiln_aot_result_t {
   kiln_launch_params_t launch;
   const kiln_extra_arg_t* extra_args;
   size_t extra_arg_count;
+  // Triton (>= 3.3) kernels take two hidden trailing pointers, global and
+  // profile scratch. Their sizes per CTA and alignments come from the
+  // compiled kernel's metadata (global_scratch_size, global_scratch_align,
+  // profile_scratch_size, profile_scratch_align). A size of 0 gets a null
+  // pointer; otherwise the runtime allocates grid * num_ctas * size bytes.
+  // Zero-initialized for kernels without such parameters.
+  uint64_t global_scratch_size;
+  uint32_t global_scratch_align;
+  uint64_t profile_scratch_size;
+  uint32_t profile_scratch_align;
+  // CTAs per program (Triton's num_ctas); 0 means 1.
+  uint32_t num_ctas;
   // (optional) Called once kiln has copied what it needs. NULL means nothing
   // needs releasing.
   void (*release)(void* release_data, struct kiln_aot_result_t* result);
@@ -603,8 +466,8 @@ typedef struct kiln_plugin_def_t {
   const char* id;
   // (optional) NULL means "1".
   const char* version;
-  uint32_t input_count;   // at least 1
-  uint32_t output_count;  // at least 1
+  uint32_t input_count;            // at least 1
+  uint32_t output_count;           // at least 1
   const kiln_attr_field_t* attrs;  // attr_count fields, unique names
   size_t attr_count;               // at most KILN_MAX_ATTRS
   // Passed to every callback.
@@ -679,20 +542,21 @@ KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_plugin_autotune(
 
 // Creates an empty result for |io_count| positions (inputs then outputs).
 // The caller owns |*out_result|.
-KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_autotune_result_create(
-    size_t io_count, kiln_allocator_t allocator,
-    kiln_autotune_result_t** out_result);
+KILN_API KILN_MUST_USE_RESULT kiln_status_t
+kiln_autotune_result_create(size_t io_count, kiln_allocator_t allocator,
+                            kiln_autotune_result_t** out_result);
 
 // Frees |result|. NULL is a no-op.
 KILN_API void kiln_autotune_result_destroy(kiln_autotune_result_t* result);
 
 // Returns how many distinct combinations |result| holds.
-KILN_API size_t kiln_autotune_result_count(const kiln_autotune_result_t* result);
+KILN_API size_t
+kiln_autotune_result_count(const kiln_autotune_result_t* result);
 
 // Returns combination |index| in insertion order; its arrays are borrowed from
 // |result|. An |index| out of range gives a zeroed combination.
-KILN_API kiln_autotune_combination_t kiln_autotune_result_at(
-    const kiln_autotune_result_t* result, size_t index);
+KILN_API kiln_autotune_combination_t
+kiln_autotune_result_at(const kiln_autotune_result_t* result, size_t index);
 
 // A plugin library's table of definitions.
 typedef struct kiln_plugin_library_t {
@@ -718,6 +582,130 @@ typedef kiln_status_t (*kiln_plugin_init_fn_t)(
 #else
 #define KILN_PLUGIN_EXPORT KILN_API_EXPORT
 #endif
+
+//===----------------------------------------------------------------------===//
+// NVRTC helper
+//===----------------------------------------------------------------------===//
+//
+// For plugin authors who write kernels in CUDA C++ and compile them at build
+// time, as TensorRT's C++ AOT examples do with NVRTC. kiln loads NVRTC
+// (libnvrtc.so.13, .12 or .so, from the loader's path, $CUDA_HOME/lib64 or
+// the default toolkit location) on first use; nothing links against it.
+//
+// Example, inside an AOT implementation:
+//
+//   static const char kSource[] =
+//       "extern \"C\" __global__ void add_one(const float* x, int n,\n"
+//       "                                    float* y) {\n"
+//       "  int i = blockIdx.x * blockDim.x + threadIdx.x;\n"
+//       "  if (i < n) y[i] = x[i] + 1.0f;\n"
+//       "}\n";
+//   static const uint32_t kArchs[] = {80, 90};
+//   kiln_nvrtc_options_t options = {0};
+//   options.sm_archs = kArchs;
+//   options.sm_arch_count = 2;
+//   options.emit_ptx = true;    // PTX for compute_80: runs on newer GPUs too
+//   options.emit_cubin = true;  // cubins for sm_80 and sm_90
+//   kiln_compiled_kernel_t* kernel = NULL;
+//   kiln_status_t status = kiln_nvrtc_compile(
+//       kiln_make_string_view(kSource, sizeof(kSource) - 1), "add_one.cu",
+//       &options, kiln_allocator_system(), &kernel);
+//   if (status) return status;  // the message holds NVRTC's log
+//   out_result->kernel_name = kiln_make_cstring_view("add_one");
+//   out_result->images = kiln_compiled_kernel_images(kernel);
+//   out_result->image_count = kiln_compiled_kernel_image_count(kernel);
+//   out_result->release = kiln_compiled_kernel_aot_release;
+//   out_result->release_data = kernel;
+
+// Options for kiln_nvrtc_compile. Zero-initialize, then set |sm_archs| and at
+// least one of |emit_ptx| and |emit_cubin|.
+typedef struct kiln_nvrtc_options_t {
+  // Extra NVRTC options passed to every compilation as given, e.g.
+  // "-default-device", "--use_fast_math", "-lineinfo", "-I...". kiln adds
+  // "--gpu-architecture=..." itself; do not pass one. Whether kernels are
+  // extern "C" (so that their names are not mangled) is the author's choice.
+  const char* const* options;
+  size_t option_count;
+  // The SM architectures as major*10+minor (80, 90, 100...). At least one;
+  // duplicates are ignored.
+  const uint32_t* sm_archs;
+  size_t sm_arch_count;
+  // Compile for the arch-specific variants (sm_90a, compute_90a): code that
+  // uses wgmma or setmaxnreg needs them, and runs only on that exact
+  // architecture.
+  bool arch_specific;
+  // Emit PTX for the lowest architecture in |sm_archs| (compute_XX). The
+  // driver can JIT it for that architecture and newer ones.
+  bool emit_ptx;
+  // Emit one cubin per architecture in |sm_archs| (sm_XX).
+  bool emit_cubin;
+  // (optional) In-memory headers the source may #include: |header_count|
+  // sources, each included under the matching |header_names| entry. NULL
+  // means none.
+  const char* const* header_sources;
+  const char* const* header_names;
+  size_t header_count;
+} kiln_nvrtc_options_t;
+
+// The result of kiln_nvrtc_compile: a set of kernel images and NVRTC's log.
+// Immutable once made; may be read from several threads at once.
+typedef struct kiln_compiled_kernel_s kiln_compiled_kernel_t;
+
+// Compiles the CUDA C++ |source| with NVRTC into kernel images: when
+// |options->emit_ptx|, one PTX image (NUL-terminated; its sm_arch is the
+// lowest requested architecture), then, when |options->emit_cubin|, one
+// cubin per requested architecture in ascending order. |program_name| names
+// the source in diagnostics (NULL means "kernel.cu"). The images can be
+// returned directly as a kiln_aot_result_t's images (see the example above).
+// The caller owns |*out_kernel| and frees it with
+// kiln_compiled_kernel_destroy. Thread-safe: compilations may run on
+// several threads at once.
+//
+// Returns INVALID_ARGUMENT for NULL |options|, no architectures, an
+// architecture outside 10..999, nothing to emit, NULL option or header
+// arrays with a non-zero count, a source containing a NUL byte, and for
+// source that does not compile or an option NVRTC rejects: the message then
+// holds NVRTC's full log. Returns INCOMPATIBLE naming the architectures this
+// NVRTC supports when it does not support a requested one; UNAVAILABLE when
+// NVRTC cannot be loaded (the message says what to install);
+// RESOURCE_EXHAUSTED; INTERNAL for an unexpected NVRTC failure.
+KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_nvrtc_compile(
+    kiln_string_view_t source, const char* program_name,
+    const kiln_nvrtc_options_t* options, kiln_allocator_t allocator,
+    kiln_compiled_kernel_t** out_kernel);
+
+// Reports the version of the NVRTC library kiln loads, loading it if needed.
+// Returns UNAVAILABLE (saying what to install) when it cannot be loaded.
+// Thread-safe.
+KILN_API KILN_MUST_USE_RESULT kiln_status_t
+kiln_nvrtc_version(int32_t* out_major, int32_t* out_minor);
+
+// Returns how many images |kernel| holds (0 for NULL). Never fails.
+KILN_API size_t
+kiln_compiled_kernel_image_count(const kiln_compiled_kernel_t* kernel);
+
+// Returns |kernel|'s images as one array of kiln_compiled_kernel_image_count
+// entries, borrowed for the life of |kernel| (NULL for NULL). Never fails.
+KILN_API const kiln_kernel_image_t* kiln_compiled_kernel_images(
+    const kiln_compiled_kernel_t* kernel);
+
+// Returns image |index| of |kernel| (borrowed bytes); a zeroed image when
+// |index| is out of range or |kernel| is NULL. Never fails.
+KILN_API kiln_kernel_image_t kiln_compiled_kernel_image_at(
+    const kiln_compiled_kernel_t* kernel, size_t index);
+
+// Returns NVRTC's log of the first compilation (warnings; often empty),
+// borrowed for the life of |kernel|; empty for NULL. Never fails.
+KILN_API kiln_string_view_t
+kiln_compiled_kernel_log(const kiln_compiled_kernel_t* kernel);
+
+// Frees |kernel| and its images. NULL is a no-op.
+KILN_API void kiln_compiled_kernel_destroy(kiln_compiled_kernel_t* kernel);
+
+// A kiln_aot_result_t release function that destroys the compiled kernel
+// passed as |release_data| (see the example above). |result| is not used.
+KILN_API void kiln_compiled_kernel_aot_release(void* release_data,
+                                               kiln_aot_result_t* result);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -27,13 +27,15 @@ void kiln__assert_fail(const char* expr, const char* file, int line);
 #if defined(NDEBUG)
 #define KILN_NEVER(cond) (cond)
 #else
-#define KILN_NEVER(cond) ((cond) ? (kiln__assert_fail(#cond, __FILE__, __LINE__), 1) : 0)
+#define KILN_NEVER(cond) \
+  ((cond) ? (kiln__assert_fail(#cond, __FILE__, __LINE__), 1) : 0)
 #endif
 
 #define KILN_UNUSED(x) ((void)(x))
 
 // Makes a status from a string view for printing with "%.*s".
-#define KILN_SV_ARG(sv) (int)((sv).size > 0x7fffffff ? 0x7fffffff : (sv).size), (sv).data
+#define KILN_SV_ARG(sv) \
+  (int)((sv).size > 0x7fffffff ? 0x7fffffff : (sv).size), (sv).data
 
 // Copies |sv| into a new NUL-terminated string from |allocator|.
 kiln_status_t kiln__string_dup(kiln_allocator_t allocator,

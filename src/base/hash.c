@@ -29,6 +29,7 @@ uint32_t kiln__crc32c(uint32_t crc, const void* data, size_t size) {
   pthread_once(&crc_once, crc_init);
   const uint8_t* p = (const uint8_t*)data;
   crc = ~crc;
-  for (size_t i = 0; i < size; ++i) crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  for (size_t i = 0; i < size; ++i)
+    crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
   return ~crc;
 }

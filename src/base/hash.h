@@ -13,8 +13,8 @@ uint64_t kiln__hash_bytes(uint64_t seed, const void* data, size_t size);
 
 // Mixes |value| into |seed| (a strong 64-bit mix, order-sensitive).
 static inline uint64_t kiln__hash_mix(uint64_t seed, uint64_t value) {
-  uint64_t x = seed ^ (value + UINT64_C(0x9e3779b97f4a7c15) + (seed << 6) +
-                       (seed >> 2));
+  uint64_t x =
+      seed ^ (value + UINT64_C(0x9e3779b97f4a7c15) + (seed << 6) + (seed >> 2));
   x ^= x >> 30;
   x *= UINT64_C(0xbf58476d1ce4e5b9);
   x ^= x >> 27;

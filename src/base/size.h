@@ -30,9 +30,7 @@ static inline bool kiln_size_checked_align(size_t a, size_t alignment,
 }
 
 // Status forms, naming |what| in the message.
-kiln_status_t kiln__size_add(size_t a, size_t b, const char* what,
-                             size_t* out);
-kiln_status_t kiln__size_mul(size_t a, size_t b, const char* what,
-                             size_t* out);
+kiln_status_t kiln__size_add(size_t a, size_t b, const char* what, size_t* out);
+kiln_status_t kiln__size_mul(size_t a, size_t b, const char* what, size_t* out);
 
 #endif  // KILN_SRC_BASE_SIZE_H_

@@ -8,7 +8,7 @@
 
 struct kiln_status_s {
   kiln_status_code_t code;
-  char* message;   // heap, NUL-terminated; or a static string
+  char* message;  // heap, NUL-terminated; or a static string
   char location[96];
 };
 
@@ -56,12 +56,10 @@ static char* vformat(const char* format, va_list args) {
 }
 
 kiln_status_t kiln_status_make_va(kiln_status_code_t code, const char* file,
-                                  int line, const char* format,
-                                  va_list args) {
+                                  int line, const char* format, va_list args) {
   if (code == KILN_STATUS_OK) return NULL;
   if ((unsigned)code >= KILN_STATUS_CODE_COUNT) code = KILN_STATUS_INTERNAL;
-  struct kiln_status_s* status =
-      (struct kiln_status_s*)malloc(sizeof(*status));
+  struct kiln_status_s* status = (struct kiln_status_s*)malloc(sizeof(*status));
   if (!status) return &oom_status;
   status->code = code;
   status->message = vformat(format ? format : "", args);

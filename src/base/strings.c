@@ -8,7 +8,9 @@
 #define KILN_STR2(x) #x
 #define KILN_STR(x) KILN_STR2(x)
 
-int32_t kiln_version(void) { return KILN_VERSION_NUMBER; }
+int32_t kiln_version(void) {
+  return KILN_VERSION_NUMBER;
+}
 
 const char* kiln_version_string(void) {
   return KILN_STR(KILN_VERSION_MAJOR) "." KILN_STR(
@@ -74,8 +76,8 @@ size_t kiln__edit_distance(kiln_string_view_t a, kiln_string_view_t b,
 kiln_status_t kiln__size_add(size_t a, size_t b, const char* what,
                              size_t* out) {
   if (!kiln_size_checked_add(a, b, out)) {
-    return kiln_make_status(KILN_STATUS_OUT_OF_RANGE,
-                            "%s overflows: %zu + %zu", what, a, b);
+    return kiln_make_status(KILN_STATUS_OUT_OF_RANGE, "%s overflows: %zu + %zu",
+                            what, a, b);
   }
   return NULL;
 }
@@ -83,8 +85,8 @@ kiln_status_t kiln__size_add(size_t a, size_t b, const char* what,
 kiln_status_t kiln__size_mul(size_t a, size_t b, const char* what,
                              size_t* out) {
   if (!kiln_size_checked_mul(a, b, out)) {
-    return kiln_make_status(KILN_STATUS_OUT_OF_RANGE,
-                            "%s overflows: %zu * %zu", what, a, b);
+    return kiln_make_status(KILN_STATUS_OUT_OF_RANGE, "%s overflows: %zu * %zu",
+                            what, a, b);
   }
   return NULL;
 }
