@@ -539,6 +539,47 @@ static kiln_status_t get_nvjitlink(builder_t* b) {
   return kiln__cuda_nvjitlink_get(&b->nvjitlink);
 }
 
+// Returns true when kernel |k| of the plan under construction was made from
+// exactly |result|'s name, images and |params| (the plugin's own images come
+// first in a kernel's image list, in the order given).
+static bool same_kernel(const builder_t* b, uint32_t k,
+                        const kiln_aot_result_t* result,
+                        const kiln__plan_param_t* params, size_t param_count) {
+  const kiln__plan_kernel_t* kernel =
+      &VEC_AT(b->kernels, kiln__plan_kernel_t, k);
+  const uint8_t* blob = b->blob.data;
+  if (kernel->name.size != result->kernel_name.size ||
+      memcmp(blob + kernel->name.offset, result->kernel_name.data,
+             result->kernel_name.size) != 0 ||
+      kernel->params.count != param_count ||
+      kernel->images.count < result->image_count ||
+      kernel->global_scratch_size != result->global_scratch_size ||
+      kernel->profile_scratch_size != result->profile_scratch_size) {
+    return false;
+  }
+  for (size_t i = 0; i < param_count; ++i) {
+    const kiln__plan_param_t* p =
+        &VEC_AT(b->params, kiln__plan_param_t, kernel->params.first + i);
+    if (p->kind != params[i].kind || p->index != params[i].index ||
+        p->size != params[i].size || p->align != params[i].align) {
+      return false;
+    }
+  }
+  for (size_t i = 0; i < result->image_count; ++i) {
+    const kiln__plan_image_t* im = &VEC_AT(b->images, kiln__plan_image_t,
+                                           kernel->images.first + (uint32_t)i);
+    const kiln_kernel_image_t* given = &result->images[i];
+    size_t size = given->kind == KILN_KERNEL_IMAGE_PTX
+                      ? kiln__ptx_text_size(given->bytes)
+                      : given->bytes.size;
+    if (im->kind != given->kind || im->data.size != size ||
+        memcmp(blob + im->data.offset, given->bytes.data, size) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // Appends |result|'s kernel (images, converted cubins, parameters) to the
 // plan, reusing an identical kernel already there. Returns its index.
 static kiln_status_t add_kernel(builder_t* b, uint32_t input_count,
@@ -647,7 +688,8 @@ static kiln_status_t add_kernel(builder_t* b, uint32_t input_count,
   h = kiln__hash_mix(h, result->global_scratch_size);
   h = kiln__hash_mix(h, result->profile_scratch_size);
   for (uint32_t k = 0; k < b->kernel_hashes.count; ++k) {
-    if (VEC_AT(b->kernel_hashes, uint64_t, k) == h) {
+    if (VEC_AT(b->kernel_hashes, uint64_t, k) == h &&
+        same_kernel(b, k, result, params, param_count)) {
       *out_kernel = k;
       return NULL;
     }
