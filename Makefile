@@ -8,7 +8,8 @@ JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS  ?=
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build demo test test-c test-sanitize fuzz format check-format clean
+.PHONY: all deps build demo test test-c test-sanitize fuzz format check-format clean \
+        python-env test-python
 
 all: build
 
@@ -25,9 +26,24 @@ build: deps $(BUILD)/CMakeCache.txt
 demo: build
 	./$(BUILD)/add_plugin_demo $(BUILD)
 
-# Every test.
+# Every test: the C tests, then the Python tests.
 test: build
 	./$(BUILD)/kiln_tests
+	@$(MAKE) --no-print-directory test-python
+
+# The project-local Python environment .venv (pytest, numpy, Triton, and the
+# kiln package installed editable from python/).
+python-env: deps
+	@bash scripts/python-env
+
+# The Python front-end's tests (pytest) against $(BUILD)/libkiln.so. pytest's
+# exit code 5 ("no tests collected") only passes when tests/python has none.
+test-python: build python-env
+	@rc=0; KILN_LIBRARY=$(CURDIR)/$(BUILD)/libkiln.so .venv/bin/python -m pytest tests/python -q -rs \
+	  || rc=$$?; \
+	if [ $$rc -eq 5 ] && ! ls tests/python/test_*.py >/dev/null 2>&1; then \
+	  echo "test-python: no Python tests"; rc=0; fi; \
+	exit $$rc
 
 # The C tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-sanitize: deps

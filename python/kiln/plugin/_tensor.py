@@ -1,0 +1,249 @@
+"""TensorDesc, Shape and AutoTuneCombination."""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Iterable
+
+from .. import _lib
+from .._dtypes import DataType, TensorFormat, parse_dtype, parse_format
+from .._lib import lib
+from ._sym import ShapeExpr, ShapeExprs, SymIntExpr
+
+__all__ = ["TensorDesc", "Shape", "AutoTuneCombination", "from_shape_expr"]
+
+
+class Shape(tuple):
+    """Concrete dimensions; -1 where a dimension is only known at run time."""
+
+    def numel(self) -> int:
+        if self.is_dynamic:
+            raise ValueError(f"Shape{tuple(self)} has dynamic dimensions (-1)")
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    @property
+    def is_dynamic(self) -> bool:
+        return any(d < 0 for d in self)
+
+
+class TensorDesc:
+    """Describes a tensor of a plugin: dtype, format and symbolic shape. Holds
+    no data. Inputs given to plugin functions are immutable; ``like()`` and
+    ``aliased()`` make output descriptors."""
+
+    _frozen = False
+
+    def __init__(self, shape_expr=None, dtype: DataType | None = None, format=None,
+                 scale=None):
+        if shape_expr is not None and not isinstance(shape_expr, ShapeExprs):
+            shape_expr = ShapeExprs.from_tuple(shape_expr)
+        self.shape_expr = shape_expr if shape_expr is not None else ShapeExprs(0)
+        self.dtype = DataType(dtype) if dtype is not None else None
+        self.format = TensorFormat.LINEAR if format is None else TensorFormat(format)
+        self.scale = scale
+        self._aliased_to = None
+        self._input_index = -1
+        self._name = None
+
+    def __setattr__(self, name, value):
+        if self._frozen:
+            raise AttributeError(
+                f"input TensorDesc{' ' + repr(self._name) if self._name else ''} is "
+                f"immutable (cannot set '{name}'); use like() to make an output")
+        if name == "dtype" and value is not None:
+            value = DataType(value)
+        object.__setattr__(self, name, value)
+
+    def _freeze(self):
+        object.__setattr__(self, "_frozen", True)
+
+    # -- properties -------------------------------------------------------------
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape_expr)
+
+    @property
+    def shape(self) -> Shape:
+        """The dimensions that are constants, -1 for the others."""
+        dims = []
+        for d in self.shape_expr:
+            dims.append(d.constant_value() if d is not None and d.is_constant else -1)
+        return Shape(dims)
+
+    @property
+    def has_shape_expr(self) -> bool:
+        return True
+
+    @property
+    def is_dynamic(self) -> bool:
+        return self.shape.is_dynamic
+
+    @property
+    def is_size_tensor(self) -> bool:
+        return False
+
+    @property
+    def is_aliased(self) -> bool:
+        return self._aliased_to is not None
+
+    def get_aliased(self):
+        return self._aliased_to
+
+    def numel(self):
+        """The element count: an int when every dimension is constant, else a
+        ShapeExpr (TensorRT needs a concrete shape here; kiln gives the
+        expression)."""
+        n = self.shape_expr.numel()
+        return n.constant_value() if n.is_constant else n
+
+    # -- copies -----------------------------------------------------------------
+
+    def like(self) -> "TensorDesc":
+        """A mutable copy with the same dtype and shape, aliasing nothing."""
+        out = TensorDesc(self.shape_expr._copy(), self.dtype, self.format, self.scale)
+        return out
+
+    def aliased(self) -> "TensorDesc":
+        """A copy marked as written in place over this (input) tensor."""
+        if self._input_index < 0:
+            raise ValueError("aliased(): only an input TensorDesc can be aliased")
+        out = self.like()
+        out._aliased_to = self
+        out._freeze()
+        return out
+
+    def __repr__(self):
+        dims = ", ".join(str(d) for d in self.shape_expr)
+        return f"TensorDesc(dtype={self.dtype}, shape_expr=({dims}))"
+
+
+def from_shape_expr(shape_expr, dtype: DataType) -> TensorDesc:
+    """A TensorDesc with |shape_expr| (a tuple of ints/ShapeExprs or a
+    ShapeExprs) and |dtype|."""
+    if not isinstance(shape_expr, ShapeExprs):
+        shape_expr = ShapeExprs.from_tuple(shape_expr)
+    return TensorDesc(shape_expr, dtype)
+
+
+#===----------------------------------------------------------------------===#
+# AutoTuneCombination
+#===----------------------------------------------------------------------===#
+
+
+def _split_entries(spec: str) -> list[str]:
+    return [e.strip() for e in spec.split(",")]
+
+
+def _check_entry(entry: str, parse, what: str) -> str:
+    if "|" in entry and "*" in entry:
+        raise ValueError(f"AutoTuneCombination: {what} entry '{entry}' mixes '|' and '*'")
+    for name in entry.replace("*", "|").split("|"):
+        parse(name)  # ValueError naming the culprit (B6 fixed)
+    return entry
+
+
+class AutoTuneCombination:
+    """Supported type/format combinations and tactics, in TensorRT's grammar:
+    ``"FP32|FP16, FP32|FP16"`` (dependent) or ``"FP32*FP16, FP32"``
+    (independent). ``pos`` takes an int or a list of positions (B1 fixed)."""
+
+    def __init__(self, io_types: str | None = None, layouts: str | None = None,
+                 tactics: Iterable[int] | None = None):
+        self._types: dict[int, str] = {}
+        self._layouts: dict[int, str] = {}
+        self._tactics: list[int] = []
+        if io_types is not None:
+            for i, entry in enumerate(_split_entries(io_types)):
+                self._types[i] = _check_entry(entry, parse_dtype, "type")
+        if layouts is not None:
+            entries = _split_entries(layouts)
+            for i, entry in enumerate(entries):
+                self._layouts[i] = _check_entry(entry, parse_format, "layout")
+            self._broadcast_layout = entries[0] if len(entries) == 1 else None
+        else:
+            self._broadcast_layout = None
+        if tactics is not None:
+            self.tactics(tactics)
+
+    def pos(self, pos, io_types: str, layouts: str = "LINEAR") -> "AutoTuneCombination":
+        positions = [pos] if isinstance(pos, int) and not isinstance(pos, bool) else list(pos)
+        if not positions:
+            raise ValueError("AutoTuneCombination.pos: no position given")
+        _check_entry(io_types.strip(), parse_dtype, "type")
+        _check_entry(layouts.strip(), parse_format, "layout")
+        for p in positions:
+            if not isinstance(p, int) or isinstance(p, bool) or p < 0:
+                raise ValueError(f"AutoTuneCombination.pos: bad position {p!r}")
+            if p in self._types:
+                raise ValueError(f"AutoTuneCombination.pos: position {p} is already set")
+        for p in positions:
+            self._types[p] = io_types.strip()
+            self._layouts[p] = layouts.strip()
+        return self
+
+    def tactics(self, tactics: Iterable[int]) -> "AutoTuneCombination":
+        values = list(tactics)
+        for t in values:
+            if not isinstance(t, int) or isinstance(t, bool):
+                raise ValueError(f"AutoTuneCombination.tactics: {t!r} is not an int")
+        self._tactics = [int(t) for t in values]
+        return self
+
+    def _spec(self, io_count: int) -> tuple[str, str]:
+        missing = [i for i in range(io_count) if i not in self._types]
+        extra = [i for i in self._types if i >= io_count]
+        if missing or extra:
+            raise ValueError(
+                f"AutoTuneCombination covers positions {sorted(self._types)} but the plugin has "
+                f"{io_count} inputs and outputs" + (f" (missing {missing})" if missing else ""))
+        types = ", ".join(self._types[i] for i in range(io_count))
+        if self._broadcast_layout is not None and len(self._layouts) <= 1:
+            layouts = self._broadcast_layout
+        else:
+            layouts = ", ".join(self._layouts.get(i, "LINEAR") for i in range(io_count))
+        return types, layouts
+
+    def _add_to(self, result, io_count: int) -> None:
+        """Adds this combination's expansion to a C kiln_autotune_result_t."""
+        types, layouts = self._spec(io_count)
+        tactics = (ctypes.c_int32 * _builtin_len1(self._tactics))(*self._tactics)
+        _lib.check(lib.kiln_autotune_result_add_spec(
+            result, types.encode(), layouts.encode(), tactics, len(self._tactics)))
+
+    def expand(self, io_count: int) -> list[tuple[tuple[DataType, ...], tuple[TensorFormat, ...],
+                                                   tuple[int, ...]]]:
+        """The combinations this expands to, as the C core sees them: a list
+        of (types, formats, tactics)."""
+        return expand([self], io_count)
+
+    def __repr__(self):
+        return (f"AutoTuneCombination(types={self._types}, layouts={self._layouts}, "
+                f"tactics={self._tactics})")
+
+
+def _builtin_len1(values) -> int:
+    return len(values) if values else 1
+
+
+def expand(combinations, io_count: int):
+    """Expands AutoTuneCombinations through the C core (duplicates unioned)."""
+    result = ctypes.c_void_p()
+    _lib.check(lib.kiln_autotune_result_create(io_count, _lib.ALLOCATOR, ctypes.byref(result)))
+    try:
+        for c in combinations:
+            c._add_to(result, io_count)
+        out = []
+        for i in range(lib.kiln_autotune_result_count(result)):
+            combo = lib.kiln_autotune_result_at(result, i)
+            out.append((
+                tuple(DataType(combo.io_types[k]) for k in range(io_count)),
+                tuple(TensorFormat(combo.io_formats[k]) for k in range(io_count)),
+                tuple(combo.tactics[k] for k in range(combo.tactic_count)),
+            ))
+        return out
+    finally:
+        lib.kiln_autotune_result_destroy(result)
