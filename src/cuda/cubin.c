@@ -113,7 +113,8 @@ static kiln_status_t parse_layout(kiln_const_bytes_t cubin, layout_t* out) {
                             "%u, not EM_CUDA (190)",
                             (unsigned)machine);
   }
-  if (rd32(d + 20) != EV_CURRENT) return bad(20, "e_version is not 1");
+  // e_version (offset 20) is not checked: some ptxas versions (the one
+  // Triton 3.6 ships) write values other than EV_CURRENT there.
   uint64_t phoff = rd64(d + 32);
   uint64_t shoff = rd64(d + 40);
   uint32_t flags = rd32(d + 48);

@@ -113,7 +113,9 @@ def test_tactics_each_get_an_aot_impl_call(uid):
         return "scale", SCALE_PTX, lp, trtp.SymIntExprs.from_tuple([inp0.shape_expr.numel()])
 
     engine = build(pid)
-    assert calls == [1, 2]  # one aot_impl call per (combination, tactic)
+    # One aot_impl call per (combination, tactic); with a GPU, timing builds
+    # each candidate once more on its own.
+    assert calls[:2] == [1, 2] and calls[2:] in ([], [1, 2])
     text = kiln.inspect(engine)
     assert "AOT, tactic 1" in text or "AOT, tactic 2" in text
 
