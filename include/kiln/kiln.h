@@ -2,29 +2,55 @@
 //
 // This is the application API. Plugin authors also include kiln_plugin.h.
 //
-// A short tour:
+// A short tour. Build an engine from a registered plugin (no GPU needed):
 //
-//   kiln_registry_t* registry = NULL;
-//   kiln_status_t status = kiln_registry_create(kiln_allocator_system(),
-//                                               NULL, &registry);
-//   if (!status) status = kiln_registry_register(registry, &my_plugin_def);
-//   const kiln_plugin_t* plugin = NULL;
-//   if (!status) status = kiln_registry_lookup(
-//       registry, kiln_make_cstring_view("my::add_plugin"), &plugin);
+//   kiln_allocator_t a = kiln_allocator_system();
+//   kiln_registry_t* registry;  kiln_registry_create(a, NULL, &registry);
+//   kiln_registry_register(registry, &my_add_plugin_def, NULL);  // plugin.h
+//   kiln_network_t* net;        kiln_network_create(registry, a, &net);
+//   uint32_t x, layer, y;
+//   kiln_network_add_input(net, "x", KILN_DTYPE_FLOAT32, 1,
+//                          (int64_t[]){-1}, &x);       // -1: dynamic
+//   kiln_network_add_plugin(net, "add", "my::add_plugin", &x, 1, attrs,
+//                           KILN_LAYER_MODE_AOT, &layer);
+//   kiln_network_layer_output(net, layer, 0, &y);
+//   kiln_network_mark_output(net, y, "y");
+//   kiln_build_config_t* cfg;   kiln_build_config_create(a, &cfg);
+//   uint32_t p;                 kiln_build_config_add_profile(cfg, &p);
+//   kiln_build_config_set_shape(cfg, p, "x", 1, min, opt, max);
+//   kiln_blob_t* engine;        kiln_build(net, cfg, a, &engine);
+//
+// Run it in any process, with no plugin code:
+//
+//   kiln_device_t* gpu;         kiln_device_create(0, a, &gpu);
+//   kiln_engine_t* e;   kiln_engine_load(gpu, kiln_blob_bytes(engine), NULL,
+//                                        a, &e);
+//   kiln_context_t* ctx;        kiln_context_create(e, a, &ctx);
+//   kiln_context_set_input_shape(ctx, "x", 1, (int64_t[]){1000});
+//   kiln_context_set_tensor_address(ctx, "x", x_device_address);
+//   kiln_context_set_tensor_address(ctx, "y", y_device_address);
+//   kiln_context_enqueue(ctx, stream);
+//
+// Every call above returns a kiln_status_t to check (NULL is OK); a failure
+// carries a code and a message naming the culprit:
+//
 //   if (status) {
 //     fprintf(stderr, "%s: %s\n",
 //             kiln_status_code_name(kiln_status_code(status)),
 //             kiln_status_message(status));
 //     kiln_status_free(status);
 //   }
-//   kiln_registry_release(registry);
+//
+// examples/c/add_plugin_demo.c is the same flow as a complete program.
 //
 // Conventions (they hold for every declaration below unless it says otherwise):
 //
 // - Errors are values. A fallible function returns kiln_status_t; NULL means
 //   OK. A non-NULL status is owned by the caller, who must pass it to
 //   kiln_status_free (or return it further up, annotated). Nothing is kept in
-//   globals or per object.
+//   globals or per object, with one exception: an expression table records
+//   the first failure of its NULL-returning builders, so that a chain of
+//   expression calls needs one check (kiln_sym_table_take_error).
 // - Outputs come last and are named out_*. They are set to NULL/0 on entry and
 //   written only on success.
 // - Ownership: functions named *_create, *_load and *_copy give the caller a
