@@ -2,10 +2,12 @@
 // command line), prints TAP-like lines and closes with
 // "N passed, N failed, N skipped".
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "test_list.h"
@@ -57,7 +59,27 @@ static int selected(const char* name, int argc, char** argv) {
   return 0;
 }
 
+// Removes the flat directory |dir| and its files.
+static void remove_flat_dir(const char* dir) {
+  DIR* d = opendir(dir);
+  if (d) {
+    struct dirent* e;
+    while ((e = readdir(d)) != NULL) {
+      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+      char path[4096];
+      snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+      unlink(path);
+    }
+    closedir(d);
+  }
+  rmdir(dir);
+}
+
 int main(int argc, char** argv) {
+  // Tests get a compile cache of their own unless one is given.
+  char cache_dir[] = "/tmp/kiln-tests-cache-XXXXXX";
+  bool own_cache = !getenv("KILN_CACHE_DIR") && mkdtemp(cache_dir) != NULL;
+  if (own_cache) setenv("KILN_CACHE_DIR", cache_dir, 1);
   if (argc == 2 && strcmp(argv[1], "--list") == 0) {
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); ++i) {
       printf("%s\n", tests[i].name);
@@ -85,10 +107,12 @@ int main(int argc, char** argv) {
     fflush(stdout);
   }
   if (index == 0) {
+    if (own_cache) remove_flat_dir(cache_dir);
     fprintf(stderr, "no test matches the names given\n");
     printf("0 passed, 0 failed, 0 skipped\n");
     return 2;
   }
+  if (own_cache) remove_flat_dir(cache_dir);
   printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
   return failed ? 1 : 0;
 }

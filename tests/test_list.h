@@ -5,6 +5,7 @@
 
 #include "list_base.h"
 #include "list_build.h"
+#include "list_cache.h"
 #include "list_cuda.h"
 #include "list_engine.h"
 #include "list_plugin.h"
@@ -18,6 +19,7 @@
   KILN_TEST_LIST_ENGINE(X)  \
   KILN_TEST_LIST_PLUGIN(X)  \
   KILN_TEST_LIST_RUNTIME(X) \
-  KILN_TEST_LIST_BUILD(X)
+  KILN_TEST_LIST_BUILD(X)   \
+  KILN_TEST_LIST_CACHE(X)
 
 #endif  // KILN_TESTS_TEST_LIST_H_

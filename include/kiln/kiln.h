@@ -641,6 +641,18 @@ KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_build_config_set_targets(
 KILN_API void kiln_build_config_set_timing(kiln_build_config_t* config,
                                            bool enabled);
 
+// Sets the directory of the on-disk compile cache, which keeps the cubins
+// nvJitLink makes from PTX (content-addressed: PTX text, architecture and
+// nvJitLink version), so that rebuilding unchanged kernels costs a file read.
+// NULL restores the default: $KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln,
+// else $HOME/.cache/kiln (KILN_CACHE_DIR set to "" or "off" turns it off).
+// An empty |dir| turns the cache off. The directory is made when first
+// written. Concurrent builders may share it; a corrupt entry is detected
+// (CRC-32C, full key compared) and rebuilt. kiln_nvrtc_compile uses the
+// default directory the same way. RESOURCE_EXHAUSTED.
+KILN_API KILN_MUST_USE_RESULT kiln_status_t
+kiln_build_config_set_cache_dir(kiln_build_config_t* config, const char* dir);
+
 // Sets where the builder logs.
 KILN_API void kiln_build_config_set_logger(kiln_build_config_t* config,
                                            kiln_logger_t logger);

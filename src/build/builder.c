@@ -14,6 +14,7 @@
 #include "base/base.h"
 #include "base/blob.h"
 #include "base/bytes.h"
+#include "base/cache.h"
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/size.h"
@@ -106,6 +107,10 @@ typedef struct builder_t {
   const kiln__cuda_nvjitlink_t* nvjitlink;
   // A GPU for timing, when one is present and timing is on.
   kiln_device_t* device;
+  // The compile cache directory; empty when the cache is off.
+  char cache_dir[4096];
+  uint32_t cache_hits;
+  uint32_t cache_misses;
 } builder_t;
 
 static kiln_status_t layer_error(const builder_t* b, uint32_t layer,
@@ -539,6 +544,64 @@ static kiln_status_t get_nvjitlink(builder_t* b) {
   return kiln__cuda_nvjitlink_get(&b->nvjitlink);
 }
 
+// PTX -> cubin through nvJitLink, with the compile cache in front. The key
+// is the nvJitLink version, the target and the PTX text; a cached cubin is
+// used only if it still passes the cubin checks for that architecture.
+static kiln_status_t ptx_to_cubin_cached(builder_t* b, kiln_const_bytes_t ptx,
+                                         uint32_t arch, bool specific,
+                                         uint8_t** out_cubin,
+                                         size_t* out_size) {
+  *out_cubin = NULL;
+  *out_size = 0;
+  kiln__writer_t key;
+  kiln__writer_init(&key, b->allocator);
+  unsigned int major = 0, minor = 0;
+  if (b->nvjitlink->nvJitLinkVersion) {
+    b->nvjitlink->nvJitLinkVersion(&major, &minor);
+  }
+  kiln_const_bytes_t text = {ptx.data, kiln__ptx_text_size(ptx)};
+  static const char kTag[] = "kiln-nvjitlink-cubin-1";
+  kiln_status_t status = kiln__writer_append(&key, kTag, sizeof(kTag));
+  if (!status) status = kiln__writer_u32(&key, major);
+  if (!status) status = kiln__writer_u32(&key, minor);
+  if (!status) status = kiln__writer_u32(&key, arch);
+  if (!status) status = kiln__writer_u8(&key, specific ? 1 : 0);
+  if (!status) status = kiln__writer_append(&key, text.data, text.size);
+  kiln_const_bytes_t key_bytes = {key.data, key.size};
+  if (!status && b->cache_dir[0]) {
+    uint8_t* value = NULL;
+    size_t size = 0;
+    if (kiln__cache_get(b->cache_dir, key_bytes, b->allocator, &value, &size)) {
+      kiln__cubin_info_t info;
+      kiln_const_bytes_t cubin = {value, size};
+      kiln_status_t check = kiln__cubin_inspect(cubin, &info);
+      if (!check && info.sm_arch == arch) {
+        b->cache_hits++;
+        kiln__writer_deinit(&key);
+        *out_cubin = value;
+        *out_size = size;
+        return NULL;
+      }
+      kiln_status_free(check);
+      kiln_allocator_free(b->allocator, value);
+    }
+  }
+  if (!status) {
+    status = kiln__cuda_ptx_to_cubin(b->nvjitlink, ptx, arch, specific,
+                                     b->allocator, out_cubin, out_size);
+  }
+  if (!status && b->cache_dir[0]) {
+    b->cache_misses++;
+    kiln_const_bytes_t value = {*out_cubin, *out_size};
+    if (!kiln__cache_put(b->cache_dir, key_bytes, value)) {
+      kiln__log(b->logger, KILN_LOG_LEVEL_VERBOSE,
+                "compile cache: could not store a cubin in %s", b->cache_dir);
+    }
+  }
+  kiln__writer_deinit(&key);
+  return status;
+}
+
 // Returns true when kernel |k| of the plan under construction was made from
 // exactly |result|'s name, images and |params| (the plugin's own images come
 // first in a kernel's image list, in the order given).
@@ -749,8 +812,7 @@ static kiln_status_t add_kernel(builder_t* b, uint32_t input_count,
     uint8_t* cubin = NULL;
     size_t cubin_size = 0;
     kiln_status_t s =
-        kiln__cuda_ptx_to_cubin(b->nvjitlink, ptx->bytes, arch, specific,
-                                b->allocator, &cubin, &cubin_size);
+        ptx_to_cubin_cached(b, ptx->bytes, arch, specific, &cubin, &cubin_size);
     if (s) {
       return kiln_status_annotate(s, "compiling kernel '%.*s' for sm_%u",
                                   KILN_SV_ARG(result->kernel_name), arch);
@@ -1485,6 +1547,11 @@ kiln_status_t kiln_build(const kiln_network_t* network,
   b.config = config;
   b.allocator = allocator;
   b.logger = &config->logger;
+  if (config->cache_dir_set) {
+    snprintf(b.cache_dir, sizeof(b.cache_dir), "%s", config->cache_dir);
+  } else if (!kiln__cache_default_dir(b.cache_dir, sizeof(b.cache_dir))) {
+    b.cache_dir[0] = '\0';
+  }
   kiln__writer_init(&b.blob, allocator);
   kiln_status_t status = build(&b);
   kiln__writer_t out;
@@ -1492,6 +1559,11 @@ kiln_status_t kiln_build(const kiln_network_t* network,
   if (!status) status = kiln__engine_write(b.plan, &out);
   if (!status) status = kiln__blob_create_from_writer(&out, false, out_engine);
   kiln__writer_deinit(&out);
+  if (b.cache_hits || b.cache_misses) {
+    kiln__log(b.logger, KILN_LOG_LEVEL_INFO,
+              "compile cache %s: %u cubins reused, %u compiled", b.cache_dir,
+              b.cache_hits, b.cache_misses);
+  }
   builder_deinit(&b);
   return status;
 }

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "base/bytes.h"
+#include "base/cache.h"
 #include "base/size.h"
 #include "cuda/dylib.h"
 #include "kiln/kiln_plugin.h"
@@ -440,6 +442,135 @@ static size_t sort_unique(uint32_t* archs, size_t count) {
   return unique;
 }
 
+//===----------------------------------------------------------------------===//
+// The compile cache (src/base/cache.h)
+//===----------------------------------------------------------------------===//
+
+// Appends a length-prefixed string to |w|.
+static kiln_status_t key_string(kiln__writer_t* w, const char* text,
+                                size_t size) {
+  KILN_RETURN_IF_ERROR(kiln__writer_u64(w, size));
+  return kiln__writer_append(w, text, size);
+}
+
+// The key of one compilation: NVRTC's version and everything that decides
+// its output.
+static kiln_status_t cache_key(const kiln__cuda_nvrtc_t* nvrtc,
+                               kiln_string_view_t source,
+                               const char* program_name,
+                               const kiln_nvrtc_options_t* options,
+                               const uint32_t* archs, size_t arch_count,
+                               kiln__writer_t* w) {
+  int major = 0, minor = 0;
+  nvrtc->nvrtcVersion(&major, &minor);
+  static const char kTag[] = "kiln-nvrtc-images-1";
+  KILN_RETURN_IF_ERROR(kiln__writer_append(w, kTag, sizeof(kTag)));
+  KILN_RETURN_IF_ERROR(kiln__writer_u32(w, (uint32_t)major));
+  KILN_RETURN_IF_ERROR(kiln__writer_u32(w, (uint32_t)minor));
+  KILN_RETURN_IF_ERROR(kiln__writer_u8(
+      w,
+      (uint8_t)((options->arch_specific ? 1 : 0) | (options->emit_ptx ? 2 : 0) |
+                (options->emit_cubin ? 4 : 0))));
+  KILN_RETURN_IF_ERROR(kiln__writer_u64(w, arch_count));
+  for (size_t i = 0; i < arch_count; ++i) {
+    KILN_RETURN_IF_ERROR(kiln__writer_u32(w, archs[i]));
+  }
+  KILN_RETURN_IF_ERROR(key_string(w, program_name, strlen(program_name)));
+  KILN_RETURN_IF_ERROR(kiln__writer_u64(w, options->option_count));
+  for (size_t i = 0; i < options->option_count; ++i) {
+    KILN_RETURN_IF_ERROR(
+        key_string(w, options->options[i], strlen(options->options[i])));
+  }
+  KILN_RETURN_IF_ERROR(kiln__writer_u64(w, options->header_count));
+  for (size_t i = 0; i < options->header_count; ++i) {
+    KILN_RETURN_IF_ERROR(key_string(w, options->header_names[i],
+                                    strlen(options->header_names[i])));
+    KILN_RETURN_IF_ERROR(key_string(w, options->header_sources[i],
+                                    strlen(options->header_sources[i])));
+  }
+  return key_string(w, source.data, source.size);
+}
+
+// Serializes |kernel|'s images and log: u64 count, then per image u32 kind,
+// u32 arch, u64 size, bytes; then u64 log size and the log.
+static kiln_status_t cache_value(const kiln_compiled_kernel_t* kernel,
+                                 kiln__writer_t* w) {
+  KILN_RETURN_IF_ERROR(kiln__writer_u64(w, kernel->image_count));
+  for (size_t i = 0; i < kernel->image_count; ++i) {
+    const kiln_kernel_image_t* image = &kernel->images[i];
+    KILN_RETURN_IF_ERROR(kiln__writer_u32(w, (uint32_t)image->kind));
+    KILN_RETURN_IF_ERROR(kiln__writer_u32(w, image->sm_arch));
+    KILN_RETURN_IF_ERROR(kiln__writer_u64(w, image->bytes.size));
+    KILN_RETURN_IF_ERROR(
+        kiln__writer_append(w, image->bytes.data, image->bytes.size));
+  }
+  KILN_RETURN_IF_ERROR(kiln__writer_u64(w, kernel->log ? kernel->log_size : 0));
+  if (kernel->log) {
+    KILN_RETURN_IF_ERROR(kiln__writer_append(w, kernel->log, kernel->log_size));
+  }
+  return NULL;
+}
+
+// Fills |kernel| (images table allocated, empty) from a cached value; false
+// when the value is malformed (then |kernel| may hold partial images, which
+// the caller discards).
+static bool cache_restore(kiln_compiled_kernel_t* kernel,
+                          kiln_const_bytes_t value) {
+  kiln__reader_t r;
+  kiln__reader_init(&r, value, 0);
+  uint64_t count = 0;
+  kiln_status_t s = kiln__reader_u64(&r, "image count", &count);
+  if (s || count == 0 || count > kernel->image_capacity) {
+    kiln_status_free(s);
+    return false;
+  }
+  for (uint64_t i = 0; i < count; ++i) {
+    uint32_t kind = 0, arch = 0;
+    uint64_t size = 0;
+    const uint8_t* bytes = NULL;
+    s = kiln__reader_u32(&r, "kind", &kind);
+    if (!s) s = kiln__reader_u32(&r, "arch", &arch);
+    if (!s) s = kiln__reader_u64(&r, "size", &size);
+    if (!s && size > kiln__reader_remaining(&r)) {
+      s = kiln_make_status(KILN_STATUS_DATA_LOSS, "image size");
+    }
+    if (!s) s = kiln__reader_bytes(&r, (size_t)size, "image", &bytes);
+    if (s || kind >= KILN_KERNEL_IMAGE_KIND_COUNT || size == 0) {
+      kiln_status_free(s);
+      return false;
+    }
+    void* copy = NULL;
+    s = add_image(kernel, (kiln_kernel_image_kind_t)kind, arch, (size_t)size,
+                  &copy);
+    if (s) {
+      kiln_status_free(s);
+      return false;
+    }
+    memcpy(copy, bytes, (size_t)size);
+  }
+  uint64_t log_size = 0;
+  s = kiln__reader_u64(&r, "log size", &log_size);
+  if (s || log_size > kiln__reader_remaining(&r)) {
+    kiln_status_free(s);
+    return false;
+  }
+  if (log_size) {
+    const uint8_t* log = NULL;
+    s = kiln__reader_bytes(&r, (size_t)log_size, "log", &log);
+    if (!s)
+      s = kiln__string_dup(
+          kernel->allocator,
+          kiln_make_string_view((const char*)log, (size_t)log_size),
+          &kernel->log);
+    if (s) {
+      kiln_status_free(s);
+      return false;
+    }
+    kernel->log_size = (size_t)log_size;
+  }
+  return kiln__reader_remaining(&r) == 0;
+}
+
 kiln_status_t kiln_nvrtc_compile(kiln_string_view_t source,
                                  const char* program_name,
                                  const kiln_nvrtc_options_t* options,
@@ -485,8 +616,41 @@ kiln_status_t kiln_nvrtc_compile(kiln_string_view_t source,
   }
   if (!status) argv = (const char**)block;
   if (!status) status = kiln__string_dup(allocator, source, &text);
+  // The compile cache: a hit skips NVRTC entirely.
+  char cache_dir[4096];
+  bool use_cache =
+      !status && kiln__cache_default_dir(cache_dir, sizeof(cache_dir));
+  kiln__writer_t key;
+  kiln__writer_init(&key, allocator);
+  if (use_cache) {
+    kiln_status_t s = cache_key(nvrtc, source, program_name, options, archs,
+                                arch_count, &key);
+    use_cache = !s;
+    kiln_status_free(s);
+  }
+  bool hit = false;
+  if (use_cache) {
+    uint8_t* value = NULL;
+    size_t size = 0;
+    kiln_const_bytes_t key_bytes = {key.data, key.size};
+    if (kiln__cache_get(cache_dir, key_bytes, allocator, &value, &size)) {
+      kiln_const_bytes_t bytes = {value, size};
+      hit = cache_restore(kernel, bytes);
+      if (!hit) {
+        // A malformed entry: drop what was restored and compile again.
+        for (size_t i = 0; i < kernel->image_count; ++i) {
+          kiln_allocator_free(allocator, (void*)kernel->images[i].bytes.data);
+        }
+        kernel->image_count = 0;
+        kiln_allocator_free(allocator, kernel->log);
+        kernel->log = NULL;
+        kernel->log_size = 0;
+      }
+      kiln_allocator_free(allocator, value);
+    }
+  }
   char arch_option[64];
-  for (size_t i = 0; !status && i < arch_count; ++i) {
+  for (size_t i = 0; !status && !hit && i < arch_count; ++i) {
     bool want_ptx = options->emit_ptx && i == 0;
     bool want_cubin = options->emit_cubin;
     if (!want_ptx && !want_cubin) break;
@@ -500,6 +664,19 @@ kiln_status_t kiln_nvrtc_compile(kiln_string_view_t source,
     status = compile_one(nvrtc, text, program_name, options, argv, argc,
                          archs[i], want_ptx, want_cubin, kernel);
   }
+  if (!status && use_cache && !hit) {
+    kiln__writer_t value;
+    kiln__writer_init(&value, allocator);
+    kiln_status_t s = cache_value(kernel, &value);
+    if (!s) {
+      kiln_const_bytes_t key_bytes = {key.data, key.size};
+      kiln_const_bytes_t value_bytes = {value.data, value.size};
+      kiln__cache_put(cache_dir, key_bytes, value_bytes);
+    }
+    kiln_status_free(s);
+    kiln__writer_deinit(&value);
+  }
+  kiln__writer_deinit(&key);
   kiln_allocator_free(allocator, text);
   kiln_allocator_free(allocator, (void*)argv);
   kiln_allocator_free(allocator, archs);

@@ -228,3 +228,23 @@ kiln_status_t kiln__attrs_clone(const kiln_attrs_t* attrs,
   *out_attrs = copy;
   return NULL;
 }
+
+kiln_status_t kiln_build_config_set_cache_dir(kiln_build_config_t* config,
+                                              const char* dir) {
+  if (!config) {
+    return kiln_make_status(KILN_STATUS_INVALID_ARGUMENT, "config is NULL");
+  }
+  if (!dir) {
+    config->cache_dir = NULL;
+    config->cache_dir_set = false;
+    return NULL;
+  }
+  size_t n = strlen(dir);
+  char* copy = NULL;
+  KILN_RETURN_IF_ERROR(
+      kiln__arena_alloc(&config->arena, n + 1, 1, (void**)&copy));
+  memcpy(copy, dir, n + 1);
+  config->cache_dir = copy;
+  config->cache_dir_set = true;
+  return NULL;
+}

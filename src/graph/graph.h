@@ -85,6 +85,10 @@ struct kiln_build_config_s {
   // candidate in an engine of its own).
   bool tactic_forced;
   int32_t forced_tactic;
+  // The compile cache directory: set by kiln_build_config_set_cache_dir
+  // (empty: off), else the default (see src/base/cache.h).
+  const char* cache_dir;
+  bool cache_dir_set;
 };
 
 // Returns the profile shape for |input_name| in |profile|, or NULL.
