@@ -9,7 +9,7 @@ CMAKE_FLAGS  ?=
 FUZZ_SECONDS ?= 30
 
 .PHONY: all deps build demo test test-c test-sanitize fuzz format check-format clean \
-        python-env test-python
+        python-env test-python demo-python
 
 all: build
 
@@ -22,9 +22,23 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The main job on its built-in example.
+# The main job on its built-in example, then the Python examples.
 demo: build
 	./$(BUILD)/add_plugin_demo $(BUILD)
+	@$(MAKE) --no-print-directory demo-python
+
+# The Python examples (examples/python): each builds its engines into
+# $(BUILD)/python, then runs them in a fresh process where there is a GPU and
+# inspects them where there is none. Skipped when Triton is not installed.
+demo-python: build python-env
+	@mkdir -p $(BUILD)/python
+	@if .venv/bin/python -c 'import triton' >/dev/null 2>&1; then \
+	  export KILN_LIBRARY=$(CURDIR)/$(BUILD)/libkiln.so && \
+	  .venv/bin/python examples/python/add_plugin.py $(BUILD)/python/add_plugin.engine && \
+	  .venv/bin/python examples/python/circ_pad.py $(BUILD)/python; \
+	else \
+	  echo "demo-python: Triton is not installed in .venv; skipping the Python examples"; \
+	fi
 
 # Every test: the C tests, then the Python tests.
 test: build

@@ -46,9 +46,17 @@ from ._network import (
     ITensor,
     Logger,
     NetworkDefinitionCreationFlag,
+    build,
     create_network,
     inspect,
 )
-from ._runtime import ICudaEngine, IExecutionContext, Runtime, TensorIOMode
+from ._runtime import (
+    DeviceBuffer,
+    ICudaEngine,
+    IExecutionContext,
+    Runtime,
+    TensorIOMode,
+    has_gpu,
+)
 
 __version__ = "0.1.0"

@@ -245,6 +245,34 @@ AOT_IMPL_FN = CFUNCTYPE(c_void_p, c_void_p, POINTER(AotArgs), POINTER(AotResult)
 USER_DATA_RELEASE_FN = CFUNCTYPE(None, c_void_p)
 
 
+class DeviceTensor(Structure):
+    """kiln_device_tensor_t: a concrete tensor on the device (host_impl)."""
+    _fields_ = [
+        ("data", c_void_p),
+        ("dtype", c_int),
+        ("format", c_int),
+        ("rank", c_int32),
+        ("dims", c_int64 * KILN_MAX_RANK),
+        ("strides", c_int64 * KILN_MAX_RANK),
+    ]
+
+
+class HostImplArgs(Structure):
+    _fields_ = [
+        ("plugin", c_void_p),
+        ("inputs", POINTER(DeviceTensor)),
+        ("input_count", c_size_t),
+        ("outputs", POINTER(DeviceTensor)),
+        ("output_count", c_size_t),
+        ("attrs", c_void_p),
+        ("stream", c_void_p),
+        ("tactic", c_int32),
+    ]
+
+
+HOST_IMPL_FN = CFUNCTYPE(c_void_p, c_void_p, POINTER(HostImplArgs))
+
+
 class PluginDef(Structure):
     _fields_ = [
         ("abi_version", c_uint32),
@@ -262,7 +290,7 @@ class PluginDef(Structure):
         ("autotune_attrs", AttrSubset),
         ("aot_impl", AOT_IMPL_FN),
         ("aot_impl_attrs", AttrSubset),
-        ("host_impl", c_void_p),
+        ("host_impl", HOST_IMPL_FN),
         ("host_impl_attrs", AttrSubset),
     ]
 

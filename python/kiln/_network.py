@@ -14,6 +14,7 @@ from ._lib import lib
 __all__ = [
     "Logger", "Builder", "INetworkDefinition", "ITensor", "ILayer", "IBuilderConfig",
     "IOptimizationProfile", "NetworkDefinitionCreationFlag", "create_network", "inspect",
+    "build",
 ]
 
 
@@ -314,3 +315,81 @@ def inspect(engine: bytes, json: bool = False) -> str:
     _lib.check(lib.kiln_engine_describe(_lib.const_bytes(data), bool(json), _lib.ALLOCATOR,
                                         ctypes.byref(out)))
     return _lib.blob_take(out.value).decode("utf-8", "replace")
+
+
+def _as_input_spec(name: str, spec):
+    """(dtype, shape) from (dtype, shape) or an example array (numpy, torch,
+    cupy: its dtype and shape)."""
+    if isinstance(spec, tuple) and len(spec) == 2 and not hasattr(spec, "dtype"):
+        return as_dtype(spec[0]), tuple(int(d) for d in spec[1])
+    if hasattr(spec, "dtype") and hasattr(spec, "shape"):
+        return as_dtype(spec.dtype), tuple(int(d) for d in spec.shape)
+    raise TypeError(f"kiln.build: input '{name}' must be (dtype, shape) or an example array, "
+                    f"got {type(spec).__name__}")
+
+
+def build(fn, inputs: dict, profiles=None, aot: bool | None = True, sm_archs=None,
+          logger: Logger | None = None) -> bytes:
+    """Builds an engine in one call and returns its bytes.
+
+    |inputs| maps each input name to ``(dtype, shape)`` (-1 for a dynamic
+    dimension) or to an example array. |fn| receives the network's input
+    tensors as keyword arguments and returns what ``trtp.op.ns.name(...)``
+    returns (or a network tensor), a tuple of them, or a dict naming the
+    outputs; a single output is named "y", a tuple's "y0", "y1", ....
+    |profiles| is one dict ``{name: (min, opt, max)}`` or a list of them (one
+    per optimization profile); each dynamic input needs a range in each.
+
+        engine = kiln.build(lambda x: trtp.op.my.add_plugin(x, block_size=256),
+                            {"x": (kiln.float32, (-1,))},
+                            profiles={"x": ((1,), (4096,), (1 << 20,))})
+    """
+    from .plugin._plugin import PluginCall
+    builder = Builder(logger or Logger())
+    network = builder.create_network()
+    tensors = {}
+    for name, spec in inputs.items():
+        dtype, shape = _as_input_spec(name, spec)
+        tensors[name] = network.add_input(name, dtype, shape)
+    result = fn(**tensors)
+
+    def tensors_of(item, where):
+        if isinstance(item, PluginCall):
+            layer = network.add_plugin(item, aot=aot)
+            return [layer.get_output(i) for i in range(layer.num_outputs)]
+        if isinstance(item, ILayer):
+            return [item.get_output(i) for i in range(item.num_outputs)]
+        if isinstance(item, ITensor):
+            return [item]
+        raise TypeError(f"kiln.build: {where} is a {type(item).__name__}; expected what "
+                        "trtp.op.<ns>.<name>(...) returns, a layer or a tensor")
+
+    named = []
+    if isinstance(result, dict):
+        for name, item in result.items():
+            outs = tensors_of(item, f"output '{name}'")
+            if len(outs) == 1:
+                named.append((name, outs[0]))
+            else:
+                named.extend((f"{name}{i}", t) for i, t in enumerate(outs))
+    else:
+        items = list(result) if isinstance(result, (tuple, list)) else [result]
+        outs = [t for i, item in enumerate(items) for t in tensors_of(item, f"result {i}")]
+        if len(outs) == 1:
+            named.append(("y", outs[0]))
+        else:
+            named.extend((f"y{i}", t) for i, t in enumerate(outs))
+    for name, t in named:
+        t.name = name
+        network.mark_output(t)
+
+    config = builder.create_builder_config()
+    if profiles is not None:
+        for prof in [profiles] if isinstance(profiles, dict) else list(profiles):
+            p = builder.create_optimization_profile()
+            for name, (mn, opt, mx) in prof.items():
+                p.set_shape(name, mn, opt, mx)
+            config.add_optimization_profile(p)
+    if sm_archs is not None:
+        config.sm_archs = list(sm_archs)
+    return builder.build_serialized_network(network, config)

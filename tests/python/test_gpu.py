@@ -151,3 +151,60 @@ def test_seed_triton_kernel_runs(uid):
     finally:
         dx.free()
         dy.free()
+
+
+def _add_one_engine(uid):
+    pid = uid("add_one_run")
+
+    @trtp.register(pid)
+    def desc(inp0: trtp.TensorDesc, block_size: int) -> trtp.TensorDesc:
+        return inp0.like()
+
+    @trtp.aot_impl(pid)
+    def aot(inp0, block_size: int, outputs, tactic) -> AotRet:
+        n = inp0.shape_expr.numel()
+        lp = trtp.KernelLaunchParams(grid_x=trtp.cdiv(n, block_size), block_x=block_size)
+        return "add_one", ADD_ONE_PTX, lp, trtp.SymIntExprs.from_tuple([n])
+
+    ns, name = pid.split("::")
+    return kiln.build(lambda x: getattr(getattr(trtp.op, ns), name)(x, block_size=256),
+                      {"x": (kiln.float32, (-1,))}, profiles={"x": ((1,), (1024,), (1 << 20,))})
+
+
+def test_context_run_numpy(uid):
+    context = kiln.Runtime().deserialize_cuda_engine(_add_one_engine(uid)) \
+        .create_execution_context()
+    for n in (1, 5000):
+        x = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+        out = context.run({"x": x})
+        assert list(out) == ["y"] and out["y"].shape == (n,)
+        np.testing.assert_array_equal(out["y"], x + 1)
+    with pytest.raises(TypeError, match="dtype float64"):
+        context.run({"x": np.zeros(4)})
+
+
+def test_context_run_torch(uid):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA")
+    context = kiln.Runtime().deserialize_cuda_engine(_add_one_engine(uid)) \
+        .create_execution_context()
+    x = torch.randn(4097, device="cuda")
+    y = context.run({"x": x})["y"]
+    assert isinstance(y, torch.Tensor) and y.is_cuda
+    torch.testing.assert_close(y, x + 1, rtol=0, atol=0)
+    s = torch.cuda.Stream()
+    with torch.cuda.stream(s):
+        y2 = context.run({"x": x})["y"]
+    s.synchronize()
+    torch.testing.assert_close(y2, x + 1, rtol=0, atol=0)
+
+
+def test_context_run_cupy(uid):
+    cupy = pytest.importorskip("cupy")
+    context = kiln.Runtime().deserialize_cuda_engine(_add_one_engine(uid)) \
+        .create_execution_context()
+    x = cupy.arange(3000, dtype=cupy.float32)
+    y = context.run({"x": x})["y"]
+    cupy.cuda.get_current_stream().synchronize()
+    assert (y.get() == x.get() + 1).all()

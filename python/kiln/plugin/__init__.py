@@ -24,6 +24,7 @@ from ._plugin import (
     impl,
     op,
     register,
+    register_all,
 )
 from ._sym import (
     KernelLaunchParams,
@@ -36,11 +37,11 @@ from ._sym import (
     max,
     min,
 )
-from ._tensor import AutoTuneCombination, Shape, TensorDesc, from_shape_expr
+from ._tensor import AutoTuneCombination, Shape, Tensor, TensorDesc, from_shape_expr
 
 __all__ = [
     "op", "register", "impl", "aot_impl", "autotune",
     "SymInt32", "ShapeExpr", "SymExprs", "ShapeExprs", "SymIntExprs",
-    "Shape", "TensorDesc", "KernelLaunchParams",
+    "Shape", "Tensor", "TensorDesc", "KernelLaunchParams",
     "cdiv", "max", "min", "from_shape_expr", "AutoTuneCombination",
 ]

@@ -26,7 +26,7 @@ from .._dtypes import DataType, TensorFormat
 from .._lib import lib
 from . import _sym
 from ._sym import KernelLaunchParams, ShapeExpr, SymExprs, SymIntExpr, SymInt32
-from ._tensor import AutoTuneCombination, TensorDesc
+from ._tensor import AutoTuneCombination, Tensor, TensorDesc
 
 __all__ = ["register", "aot_impl", "autotune", "impl", "op", "PluginDef"]
 
@@ -235,6 +235,8 @@ class PluginDef:
         self.autotune_func: Callable | None = None
         self.autotune_attrs: list[str] = []
         self.impl_func: Callable | None = None
+        self.impl_attrs: list[str] = []
+        self.impl_expects_tactic = False
         self._c_plugin: int | None = None
         self._key = 0
         self._validate_register()
@@ -304,7 +306,8 @@ class PluginDef:
                 "first trtp.op call")
 
     def _validate_impl_params(self, kind: str, func: Callable, tail: list[str],
-                              optional_tail: list[str]) -> list[str]:
+                              optional_tail: list[str], input_type: type = TensorDesc
+                              ) -> list[str]:
         """Checks (inputs…, attr subset…, *tail[, *optional_tail]); returns the
         attribute subset."""
         where = self._where(kind, func)
@@ -349,15 +352,16 @@ class PluginDef:
             if p.name not in hints:
                 continue
             a = hints[p.name]
-            if p.name in self.input_names and not _is_tensor_desc_type(a):
+            if p.name in self.input_names and not (isinstance(a, type)
+                                                   and issubclass(a, input_type)):
                 raise TypeError(f"{where}: parameter '{p.name}' is an input: annotate it "
-                                f"trtp.TensorDesc, not {_type_name(a)}")
+                                f"trtp.{input_type.__name__}, not {_type_name(a)}")
             spec = self._attr(p.name)
             if p.name in attr_names and spec is not None and a != spec.annotation:
                 raise TypeError(f"{where}: parameter '{p.name}' is annotated {_type_name(a)} but "
                                 f"trtp.register declares {_type_name(spec.annotation)}")
-            if p.name == "tactic" and a is not int:
-                raise TypeError(f"{where}: parameter 'tactic' must be an int, not "
+            if p.name in ("tactic", "stream") and a is not int:
+                raise TypeError(f"{where}: parameter '{p.name}' must be an int, not "
                                 f"{_type_name(a)}")
         self._last_has_optional = n_opt > 0
         return attr_names
@@ -383,6 +387,21 @@ class PluginDef:
         self.aot_impl_func = func
         self.aot_impl_attrs = attrs
         self.aot_impl_expects_tactic = self._last_has_optional
+
+    def _set_impl(self, func: Callable):
+        self._check_not_frozen("impl")
+        where = self._where("impl", func)
+        if self.impl_func is not None:
+            raise ValueError(f"{where}: plugin '{self.plugin_id}' already has an impl")
+        attrs = self._validate_impl_params("impl", func, ["outputs", "stream"], ["tactic"],
+                                           input_type=Tensor)
+        hints = _hints(func, where)
+        if "return" in hints and hints["return"] is not type(None):
+            raise TypeError(f"{where}: the return annotation must be None or absent (an impl "
+                            f"writes its outputs), got {_type_name(hints['return'])}")
+        self.impl_func = func
+        self.impl_attrs = attrs
+        self.impl_expects_tactic = self._last_has_optional
 
     def _set_autotune(self, func: Callable):
         self._check_not_frozen("autotune")
@@ -432,6 +451,9 @@ class PluginDef:
             if self.aot_impl_func is not None:
                 d.aot_impl = _aot_impl_cb
                 d.aot_impl_attrs = subset(self.aot_impl_attrs)
+            if self.impl_func is not None:
+                d.host_impl = _host_impl_cb
+                d.host_impl_attrs = subset(self.impl_attrs)
             out = ctypes.c_void_p()
             _lib.check(lib.kiln_registry_register(registry(), ctypes.byref(d), ctypes.byref(out)))
             _BY_KEY[key] = self
@@ -650,15 +672,37 @@ def autotune(plugin_id: str) -> Callable:
 
 
 def impl(plugin_id: str) -> Callable:
-    """Host (JIT) implementations are not available in kiln's Python front-end yet."""
-    _lookup(plugin_id, "trtp.impl")
+    """Defines the host (JIT) implementation of a registered plugin, called at
+    enqueue time with the device tensors:
+
+    ``(inputs: trtp.Tensor..., attribute subset..., outputs: Tuple[trtp.Tensor],
+    stream: int[, tactic: int]) -> None``. The tensors expose
+    ``__cuda_array_interface__``; ``stream`` is the CUstream handle (0: the
+    legacy default stream). Layers added with ``add_plugin(..., aot=False)``
+    use it; an engine with such layers needs the plugin defined in the process
+    that loads it (Python stays in the loop), unlike an AOT engine.
+    """
+    pdef = _lookup(plugin_id, "trtp.impl")
 
     def decorator(func):
-        raise NotImplementedError(
-            f"trtp.impl('{plugin_id}'): host implementations are not supported by kiln's Python "
-            "front-end yet; use trtp.aot_impl")
+        pdef._set_impl(func)
+        return func
 
     return decorator
+
+
+def register_all() -> int:
+    """Registers every plugin with a trtp.impl defined so far with the C
+    registry (those not yet used through trtp.op), so that an engine's host
+    layers find them at load. Plugins without an impl are left alone (an AOT
+    layer needs no plugin at load), as are lazy plugins whose attribute types
+    are not known yet. Returns the registry pointer."""
+    with _registry_lock:
+        for pdef in list(_PLUGINS.values()):
+            if (pdef._c_plugin is None and pdef.impl_func is not None
+                    and all(a.kiln_type is not None for a in pdef.attrs)):
+                pdef._c_register()
+        return registry()
 
 
 #===----------------------------------------------------------------------===#
@@ -952,3 +996,30 @@ def _aot_impl_cb(user_data, args_p, out_p):
         return None
     except BaseException as e:  # noqa: BLE001
         return _fail(e, pdef, "aot_impl")
+
+
+@_lib.HOST_IMPL_FN
+def _host_impl_cb(user_data, args_p):
+    pdef = None
+    try:
+        pdef = _BY_KEY[user_data]
+        args = args_p.contents
+        stream = int(args.stream or 0)
+        inputs = [Tensor._from_c(args.inputs[i], stream) for i in range(args.input_count)]
+        outputs = [Tensor._from_c(args.outputs[i], stream) for i in range(args.output_count)]
+        # An output written in place over an input shares its address.
+        by_ptr = {t.data_ptr: t for t in inputs if t.data_ptr}
+        for t in outputs:
+            if t.data_ptr in by_ptr:
+                t._aliased_to = by_ptr[t.data_ptr]
+        attrs = _attr_values(pdef, args.attrs, pdef.impl_attrs)
+        call = [*inputs, *attrs, outputs, stream]
+        if pdef.impl_expects_tactic:
+            call.append(int(args.tactic))
+        ret = pdef.impl_func(*call)
+        if ret is not None:
+            raise TypeError(f"trtp.impl('{pdef.plugin_id}') function returned "
+                            f"{type(ret).__name__}; it must return None (write the outputs)")
+        return None
+    except BaseException as e:  # noqa: BLE001
+        return _fail(e, pdef, "impl")

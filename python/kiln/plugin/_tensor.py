@@ -10,7 +10,7 @@ from .._dtypes import DataType, TensorFormat, parse_dtype, parse_format
 from .._lib import lib
 from ._sym import ShapeExpr, ShapeExprs, SymIntExpr
 
-__all__ = ["TensorDesc", "Shape", "AutoTuneCombination", "from_shape_expr"]
+__all__ = ["TensorDesc", "Tensor", "Shape", "AutoTuneCombination", "from_shape_expr"]
 
 
 class Shape(tuple):
@@ -247,3 +247,129 @@ def expand(combinations, io_count: int):
         return out
     finally:
         lib.kiln_autotune_result_destroy(result)
+
+
+#===----------------------------------------------------------------------===#
+# Tensor: what a host implementation (trtp.impl) receives
+#===----------------------------------------------------------------------===#
+
+# __cuda_array_interface__ typestrs; BF16 and FP8 have none (rejected).
+_TYPESTR = {
+    DataType.FLOAT: "<f4", DataType.HALF: "<f2", DataType.INT8: "|i1",
+    DataType.INT32: "<i4", DataType.INT64: "<i8", DataType.UINT8: "|u1",
+    DataType.BOOL: "|b1",
+}
+
+
+class Tensor:
+    """A tensor on the device, as ``trtp.impl`` receives it (TensorRT's
+    ``trtp.Tensor``): ``data_ptr``, ``dtype``, ``shape``, ``format``,
+    ``strides`` (in elements), ``ndim``, ``numel()`` and
+    ``__cuda_array_interface__`` (v3, with the stream), so
+    ``torch.as_tensor(t, device="cuda")`` and ``cupy.asarray(t)`` see it
+    without a copy. Valid only during the call."""
+
+    def __init__(self, data_ptr: int, dtype, shape, strides=None, format=None,
+                 stream: int = 0, scale=None):
+        self._data_ptr = int(data_ptr or 0)
+        self._dtype = DataType(dtype)
+        self._shape = Shape(int(d) for d in shape)
+        if strides is None:
+            strides, acc = [], 1
+            for d in reversed(self._shape):
+                strides.append(acc)
+                acc *= max(int(d), 1)
+            strides = reversed(strides)
+        self._strides = tuple(int(s) for s in strides)
+        self._format = TensorFormat.LINEAR if format is None else TensorFormat(format)
+        self._stream = int(stream or 0)
+        self._scale = scale
+        self._aliased_to = None
+
+    @classmethod
+    def _from_c(cls, c, stream: int) -> "Tensor":
+        return cls(c.data or 0, c.dtype, [c.dims[k] for k in range(c.rank)],
+                   [c.strides[k] for k in range(c.rank)], c.format, stream)
+
+    @property
+    def data_ptr(self) -> int:
+        return self._data_ptr
+
+    @property
+    def dtype(self) -> DataType:
+        return self._dtype
+
+    @property
+    def shape(self) -> Shape:
+        return self._shape
+
+    @property
+    def format(self) -> TensorFormat:
+        return self._format
+
+    @property
+    def scale(self):
+        return self._scale
+
+    @property
+    def strides(self) -> tuple:
+        """Strides in elements."""
+        return self._strides
+
+    @property
+    def ndim(self) -> int:
+        return len(self._shape)
+
+    @property
+    def is_data_dependent(self) -> bool:
+        return self._shape.is_dynamic
+
+    def numel(self) -> int:
+        if self.is_data_dependent:
+            raise ValueError(f"Tensor.numel(): shape {tuple(self._shape)} is data-dependent")
+        return self._shape.numel()
+
+    @property
+    def is_aliased(self) -> bool:
+        """True when this tensor aliases another (B5 fixed: TensorRT inverts it)."""
+        return self._aliased_to is not None
+
+    def get_aliased(self) -> "Tensor | None":
+        return self._aliased_to
+
+    def aliased(self, shape=None) -> "Tensor":
+        """A view of the same memory, with |shape| (same element count) or this
+        tensor's shape."""
+        if shape is None:
+            out = Tensor(self._data_ptr, self._dtype, self._shape, self._strides, self._format,
+                         self._stream, self._scale)
+        else:
+            new = Shape(int(d) for d in shape)
+            if not self.is_data_dependent and new.numel() != self.numel():
+                raise ValueError(f"Tensor.aliased(shape={tuple(new)}): {new.numel()} elements, "
+                                 f"but the tensor has {self.numel()}")
+            out = Tensor(self._data_ptr, self._dtype, new, None, self._format, self._stream,
+                         self._scale)
+        out._aliased_to = self
+        return out
+
+    @property
+    def __cuda_array_interface__(self) -> dict:
+        typestr = _TYPESTR.get(self._dtype)
+        if typestr is None:
+            raise TypeError(f"Tensor of dtype {self._dtype} has no __cuda_array_interface__ "
+                            "(it has no typestr for BF16 or FP8); use data_ptr")
+        itemsize = self._dtype.itemsize
+        return {
+            "shape": tuple(self._shape),
+            "typestr": typestr,
+            "data": (self._data_ptr, False),
+            "version": 3,
+            "strides": tuple(s * itemsize for s in self._strides),
+            # v3: 1 is the legacy default stream (a NULL CUstream); 0 is not allowed.
+            "stream": self._stream or 1,
+        }
+
+    def __repr__(self):
+        return (f"Tensor(data_ptr=0x{self._data_ptr:x}, dtype={self._dtype}, "
+                f"shape={tuple(self._shape)})")
