@@ -1,0 +1,161 @@
+"""Host cost of running an engine from Python on torch tensors, side by side
+with a torch eager op and Triton's own launcher on the same add (y = x + 1,
+4096 float32 elements), in one process on the GPU.
+
+Rows (microseconds of host time per call, median of repeats, two runs):
+  kiln execute_async_v3   addresses bound once, one enqueue per call
+  kiln context.run        {"x": tensor} -> {"y": tensor} (allocates y)
+  torch eager             torch.add(x, 1, out=y)
+  Triton launcher         add_kernel[grid](x, n, y, BLOCK_SIZE=1024)
+
+Budget (issue 4): kiln's enqueue costs no more than one torch eager op.
+Method: host clock around 5,000 calls with no synchronization inside the
+loop, 7 repeats alternating the four, median; the whole measurement twice.
+
+    python bench/python_enqueue.py [--markdown FILE]
+"""
+
+import statistics
+import sys
+import time
+from typing import Tuple, Union
+
+import torch
+import triton
+import triton.language as tl
+
+import kiln as trt
+import kiln.plugin as trtp
+
+
+@triton.jit
+def add_kernel(x_ptr, n_elements, y_ptr, BLOCK_SIZE: tl.constexpr):
+    pid = tl.program_id(0)
+    offsets = pid * BLOCK_SIZE + tl.arange(0, BLOCK_SIZE)
+    mask = offsets < n_elements
+    x = tl.load(x_ptr + offsets, mask=mask)
+    tl.store(y_ptr + offsets, x + 1, mask=mask)
+
+
+@trtp.register("bench::add_plugin")
+def add_desc(inp0: trtp.TensorDesc, block_size: int) -> Tuple[trtp.TensorDesc]:
+    return inp0.like()
+
+
+@trtp.aot_impl("bench::add_plugin")
+def add_aot(inp0: trtp.TensorDesc, block_size: int, outputs: Tuple[trtp.TensorDesc],
+            tactic: int) -> Tuple[Union[str, bytes], Union[str, bytes],
+                                  trtp.KernelLaunchParams, trtp.SymExprs]:
+    src = triton.compiler.ASTSource(
+        fn=add_kernel,
+        signature={"x_ptr": "*fp32", "n_elements": "i32", "y_ptr": "*fp32"},
+        constexprs={"BLOCK_SIZE": block_size})
+    k = triton.compile(src)
+    n = inp0.shape_expr.numel()
+    lp = trtp.KernelLaunchParams()
+    lp.grid_x = trtp.cdiv(n, block_size)
+    lp.block_x = k.metadata.num_warps * 32
+    lp.shared_mem = k.metadata.shared
+    extra = trtp.SymIntExprs(1)
+    extra[0] = trtp.SymInt32(n)
+    return k.metadata.name, k.asm["ptx"], lp, extra
+
+
+def per_call_us(fn, calls):
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    t1 = time.perf_counter()
+    torch.cuda.synchronize()
+    return (t1 - t0) / calls * 1e6
+
+
+def main(argv):
+    markdown = argv[argv.index("--markdown") + 1] if "--markdown" in argv else None
+    n = 4096
+    builder, network = trt.create_network()
+    x_in = network.add_input("x", trt.float32, (-1,))
+    layer = network.add_plugin(trtp.op.bench.add_plugin(x_in, block_size=1024), aot=True)
+    y_out = layer.get_output(0)
+    y_out.name = "y"
+    network.mark_output(y_out)
+    config = builder.create_builder_config()
+    profile = builder.create_optimization_profile()
+    profile.set_shape("x", (1,), (n,), (1 << 20,))
+    config.add_optimization_profile(profile)
+    engine = trt.Runtime(trt.Logger()).deserialize_cuda_engine(
+        builder.build_serialized_network(network, config))
+    context = engine.create_execution_context()
+
+    x = torch.randn(n, device="cuda")
+    y = torch.empty_like(x)
+    context.set_input_shape("x", (n,))
+    context.set_tensor_address("x", x.data_ptr())
+    context.set_tensor_address("y", y.data_ptr())
+    stream = torch.cuda.current_stream().cuda_stream
+
+    def kiln_enqueue():
+        context.execute_async_v3(stream)
+
+    def kiln_run():
+        context.run({"x": x})
+
+    def torch_add():
+        torch.add(x, 1, out=y)
+
+    grid = (triton.cdiv(n, 1024),)
+
+    def triton_launch():
+        add_kernel[grid](x, n, y, BLOCK_SIZE=1024)
+
+    methods = [("kiln execute_async_v3", kiln_enqueue), ("kiln context.run", kiln_run),
+               ("torch eager torch.add(x, 1, out=y)", torch_add),
+               ("Triton launcher add_kernel[grid](...)", triton_launch)]
+    # Correctness first: every method computes y = x + 1.
+    for name, fn in methods:
+        y.fill_(-1.0)
+        fn()
+        torch.cuda.synchronize()
+        if name == "kiln context.run":
+            continue
+        assert torch.equal(y, x + 1), name
+    out = context.run({"x": x})["y"]
+    torch.cuda.synchronize()
+    assert torch.equal(out, x + 1)
+
+    runs = []
+    for _ in range(2):
+        for _, fn in methods:
+            per_call_us(fn, 500)  # warm-up
+        samples = {name: [] for name, _ in methods}
+        for _ in range(7):
+            for name, fn in methods:
+                samples[name].append(per_call_us(fn, 5000))
+        runs.append({name: statistics.median(v) for name, v in samples.items()})
+
+    torch_key = methods[2][0]
+    lines = ["| call (host time per call) | run 1 | run 2 | vs torch eager, run 1 / run 2 |",
+             "|---|---|---|---|"]
+    for name, _ in methods:
+        r1, r2 = runs[0][name], runs[1][name]
+        lines.append(f"| {name} | {r1:.2f} µs | {r2:.2f} µs | "
+                     f"{r1 / runs[0][torch_key]:.2f} / {r2 / runs[1][torch_key]:.2f} |")
+    k1 = runs[0]["kiln execute_async_v3"] / runs[0][torch_key]
+    k2 = runs[1]["kiln execute_async_v3"] / runs[1][torch_key]
+    verdict = "met" if max(k1, k2) <= 1.0 else "missed"
+    lines.append("")
+    lines.append(f"Budget: kiln enqueue ≤ 1.00 × torch eager: {verdict} "
+                 f"({k1:.2f} / {k2:.2f}). GPU: {torch.cuda.get_device_name()}, "
+                 f"torch {torch.__version__}, triton {triton.__version__}, "
+                 f"Python {sys.version.split()[0]}.")
+    text = "\n".join(lines)
+    print(text)
+    if markdown:
+        with open(markdown, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
