@@ -8,7 +8,8 @@ from kiln import _dtypes, _lib
 
 def test_library_loads_and_reports_its_version():
     assert kiln.version().count(".") == 2
-    assert kiln.library_path.endswith(".so") or ".so." in kiln.library_path
+    path = getattr(kiln, "library_path")
+    assert path.endswith(".so") or ".so." in path
 
 
 def test_status_becomes_error_with_code_and_message():
