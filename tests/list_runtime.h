@@ -37,6 +37,20 @@
   X(runtime_attrs_serialize_round_trip)                       \
   X(runtime_attrs_deserialize_rejects_corruption)             \
   X(runtime_host_layer_calls_host_impl)                       \
+  X(runtime_graph_capture_then_replay)                        \
+  X(runtime_graph_shape_change_recaptures)                    \
+  X(runtime_graph_address_change_updates_nodes)               \
+  X(runtime_graph_address_change_without_nodes_recaptures)    \
+  X(runtime_graph_nodes_in_another_order)                     \
+  X(runtime_graph_cache_is_bounded)                           \
+  X(runtime_graph_off_uses_stream_mode)                       \
+  X(runtime_graph_driver_without_graphs_uses_stream_mode)     \
+  X(runtime_graph_capturing_caller_stream_uses_stream_mode)   \
+  X(runtime_graph_capture_failure_falls_back_to_stream_mode)  \
+  X(runtime_graph_update_failure_recaptures)                  \
+  X(runtime_graph_host_layer_uses_stream_mode)                \
+  X(runtime_graph_describe_says_yes_for_kernels)              \
+  X(runtime_graph_context_allocation_failure_sweep)           \
   X(runtime_engine_load_allocation_failure_sweep)             \
   X(runtime_context_create_allocation_failure_sweep)          \
   X(runtime_gpu_add_matches_cpu)                              \
@@ -44,6 +58,8 @@
   X(runtime_gpu_two_threads_share_an_engine)                  \
   X(runtime_gpu_time_enqueue)                                 \
   X(runtime_gpu_enqueue_host_overhead)                        \
+  X(runtime_gpu_graph_matches_stream_bitwise)                 \
+  X(runtime_gpu_graph_on_legacy_stream)                       \
   X(runtime_gpu_sticky_child)                                 \
   X(runtime_gpu_sticky_error_loses_the_device)
 

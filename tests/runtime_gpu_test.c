@@ -24,6 +24,9 @@
 kiln_status_t kiln_test_build_add_engine(const kiln_kernel_image_t* images,
                                          size_t image_count,
                                          kiln__writer_t* out);
+kiln_status_t kiln_test_build_add_engine_layers(
+    const kiln_kernel_image_t* images, size_t image_count, bool two_layers,
+    kiln__writer_t* out);
 
 static const char kAddOne[] =
     "extern \"C\" __global__ void add_one(const float* x, int n, float* y) {\n"
@@ -51,9 +54,10 @@ static void gpu_close(gpu_t* gpu) {
   kiln_device_release(gpu->device);
 }
 
-// Opens the GPU and loads add_one's engine (|force_ptx| ignores the cubin).
+// Opens the GPU and loads add_one's engine (|force_ptx| ignores the cubin;
+// |two_layers| chains add_one twice, x -> t -> y, y = 2(2x + 1) + 1).
 // Returns an error to fail on; sets |gpu->skip| when the test must skip.
-static kiln_status_t gpu_open(gpu_t* gpu, bool force_ptx) {
+static kiln_status_t gpu_open(gpu_t* gpu, bool force_ptx, bool two_layers) {
   memset(gpu, 0, sizeof(*gpu));
   kiln__writer_init(&gpu->file, kiln_allocator_system());
   kiln_status_t status =
@@ -82,9 +86,9 @@ static kiln_status_t gpu_open(gpu_t* gpu, bool force_ptx) {
     return NULL;
   }
   KILN_RETURN_IF_ERROR(status);
-  KILN_RETURN_IF_ERROR(kiln_test_build_add_engine(
+  KILN_RETURN_IF_ERROR(kiln_test_build_add_engine_layers(
       kiln_compiled_kernel_images(gpu->kernel),
-      kiln_compiled_kernel_image_count(gpu->kernel), &gpu->file));
+      kiln_compiled_kernel_image_count(gpu->kernel), two_layers, &gpu->file));
   kiln_engine_load_options_t load_options;
   memset(&load_options, 0, sizeof(load_options));
   load_options.force_ptx = force_ptx;
@@ -93,13 +97,15 @@ static kiln_status_t gpu_open(gpu_t* gpu, bool force_ptx) {
                           kiln_allocator_system(), &gpu->engine);
 }
 
-#define GPU_OPEN(gpu, force_ptx)                         \
-  do {                                                   \
-    kiln_status_t open_ = gpu_open(&(gpu), (force_ptx)); \
-    if (open_ || (gpu).skip[0]) gpu_close(&(gpu));       \
-    ASSERT_OK(open_);                                    \
-    if ((gpu).skip[0]) SKIP("%s", (gpu).skip);           \
+#define GPU_OPEN_LAYERS(gpu, force_ptx, two_layers)                    \
+  do {                                                                 \
+    kiln_status_t open_ = gpu_open(&(gpu), (force_ptx), (two_layers)); \
+    if (open_ || (gpu).skip[0]) gpu_close(&(gpu));                     \
+    ASSERT_OK(open_);                                                  \
+    if ((gpu).skip[0]) SKIP("%s", (gpu).skip);                         \
   } while (0)
+
+#define GPU_OPEN(gpu, force_ptx) GPU_OPEN_LAYERS(gpu, force_ptx, false)
 
 // Runs |context| for n elements on |stream| and compares y with the CPU.
 // Writes a description of the first mismatch into |error|.
@@ -325,6 +331,199 @@ TEST(runtime_gpu_time_enqueue) {
   ASSERT_TRUE(median < 100000);
 }
 
+// Graph mode against stream mode on the two-layer engine: bitwise the same
+// outputs (and right against the CPU) over a sequence of shapes and output
+// addresses; a new shape captures, a shape seen before replays its graph,
+// and an address change updates nodes without a capture.
+TEST(runtime_gpu_graph_matches_stream_bitwise) {
+  gpu_t gpu;
+  GPU_OPEN_LAYERS(gpu, false, true);
+  const int64_t max_n = (INT64_C(1) << 20) + 3;
+  size_t max_bytes = (size_t)max_n * sizeof(float);
+  kiln_context_t* graphs = NULL;
+  kiln_context_t* streams = NULL;
+  void* stream = NULL;
+  uint64_t x = 0, y_graph[2] = {0, 0}, y_stream = 0;
+  float* host = (float*)malloc(max_bytes);
+  float* out_graph = (float*)malloc(max_bytes);
+  float* out_stream = (float*)malloc(max_bytes);
+  kiln_status_t status =
+      host && out_graph && out_stream
+          ? NULL
+          : kiln_make_status(KILN_STATUS_RESOURCE_EXHAUSTED, "host buffers");
+  for (int64_t i = 0; host && i < max_n; ++i) {
+    host[i] = input_value(i) * 1.37f + (float)(i % 7) * 1e-3f;
+  }
+  if (!status) {
+    status = kiln_context_create(gpu.engine, kiln_allocator_system(), &graphs);
+  }
+  if (!status) {
+    status = kiln_context_create(gpu.engine, kiln_allocator_system(), &streams);
+  }
+  if (!status) status = kiln_context_set_graphs(streams, false);
+  bool active = graphs && kiln__context_graphs_active(graphs);
+  if (!status) status = kiln_stream_create(gpu.device, &stream);
+  if (!status) status = kiln_device_malloc(gpu.device, max_bytes, &x);
+  if (!status) status = kiln_device_malloc(gpu.device, max_bytes, &y_graph[0]);
+  if (!status) status = kiln_device_malloc(gpu.device, max_bytes, &y_graph[1]);
+  if (!status) status = kiln_device_malloc(gpu.device, max_bytes, &y_stream);
+  if (!status) {
+    status = kiln_device_copy_to_device(gpu.device, x, host, max_bytes);
+  }
+  if (!status) status = kiln_context_set_tensor_address(graphs, "x", x);
+  if (!status) status = kiln_context_set_tensor_address(streams, "x", x);
+  if (!status) status = kiln_context_set_tensor_address(streams, "y", y_stream);
+  // Steps: (n, which y). Expected after each: captures, node updates.
+  static const struct {
+    int64_t n;
+    int y;
+    uint64_t captures, updates;
+  } steps[] = {
+      {1000, 0, 1, 0},                    // capture
+      {1000, 0, 1, 0},                    // replay
+      {(INT64_C(1) << 20) + 3, 0, 2, 0},  // new shape: capture
+      {1000, 1, 2, 1},                    // cached shape, new y: update
+      {1000, 1, 2, 1},                    // replay
+      {(INT64_C(1) << 20) + 3, 1, 2, 2},  // cached, new y: update
+  };
+  char error[256] = "";
+  size_t steps_count = sizeof(steps) / sizeof(steps[0]);
+  for (size_t s = 0; active && !status && !error[0] && s < steps_count; ++s) {
+    int64_t n = steps[s].n;
+    size_t bytes = (size_t)n * sizeof(float);
+    status = kiln_context_set_input_shape(graphs, "x", 1, &n);
+    if (!status) status = kiln_context_set_input_shape(streams, "x", 1, &n);
+    if (!status) {
+      status =
+          kiln_context_set_tensor_address(graphs, "y", y_graph[steps[s].y]);
+    }
+    if (!status) {
+      status = kiln_device_memset(gpu.device, y_graph[steps[s].y], 0xff, bytes);
+    }
+    if (!status) status = kiln_device_memset(gpu.device, y_stream, 0xff, bytes);
+    if (!status) status = kiln_context_enqueue(graphs, stream);
+    if (!status) status = kiln_context_enqueue(streams, stream);
+    if (!status) status = kiln_stream_synchronize(gpu.device, stream);
+    if (!status) {
+      status = kiln_device_copy_to_host(gpu.device, out_graph,
+                                        y_graph[steps[s].y], bytes);
+    }
+    if (!status) {
+      status =
+          kiln_device_copy_to_host(gpu.device, out_stream, y_stream, bytes);
+    }
+    if (status) break;
+    if (memcmp(out_graph, out_stream, bytes) != 0) {
+      for (int64_t i = 0; i < n; ++i) {
+        if (memcmp(&out_graph[i], &out_stream[i], sizeof(float)) != 0) {
+          snprintf(error, sizeof(error),
+                   "step %zu (n = %lld): y[%lld] is %a in graph mode, %a in "
+                   "stream mode",
+                   s, (long long)n, (long long)i, (double)out_graph[i],
+                   (double)out_stream[i]);
+          break;
+        }
+      }
+      break;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      float want = 2.0f * (2.0f * host[i] + 1.0f) + 1.0f;
+      if (out_graph[i] != want) {
+        snprintf(error, sizeof(error), "step %zu: y[%lld] is %g, expected %g",
+                 s, (long long)i, (double)out_graph[i], (double)want);
+        break;
+      }
+    }
+    kiln__context_graph_stats_t stats = kiln__context_graph_stats(graphs);
+    if (!error[0] &&
+        (stats.captures != steps[s].captures ||
+         stats.node_updates != steps[s].updates || stats.launches != s + 1)) {
+      snprintf(error, sizeof(error),
+               "step %zu: %llu captures, %llu node updates, %llu graph "
+               "launches; expected %llu, %llu, %zu",
+               s, (unsigned long long)stats.captures,
+               (unsigned long long)stats.node_updates,
+               (unsigned long long)stats.launches,
+               (unsigned long long)steps[s].captures,
+               (unsigned long long)steps[s].updates, s + 1);
+    }
+  }
+  kiln__context_graph_stats_t stream_stats = kiln__context_graph_stats(streams);
+  kiln_context_destroy(graphs);
+  kiln_context_destroy(streams);
+  uint64_t buffers[4] = {x, y_graph[0], y_graph[1], y_stream};
+  for (int i = 0; i < 4; ++i) {
+    if (buffers[i]) {
+      status =
+          kiln_status_join(status, kiln_device_free(gpu.device, buffers[i]));
+    }
+  }
+  if (stream) {
+    status = kiln_status_join(status, kiln_stream_destroy(gpu.device, stream));
+  }
+  free(host);
+  free(out_graph);
+  free(out_stream);
+  gpu_close(&gpu);
+  ASSERT_OK(status);
+  if (!active) SKIP("the driver lacks the CUDA-graph functions");
+  if (error[0]) FAIL("%s", error);
+  ASSERT_EQ_U64(stream_stats.captures, 0);
+  ASSERT_EQ_U64(stream_stats.launches, 0);
+}
+
+// Graph mode on the legacy default stream (NULL), after stream-mode work
+// on it: ordering is kept (the graph reads what the copy wrote).
+TEST(runtime_gpu_graph_on_legacy_stream) {
+  gpu_t gpu;
+  GPU_OPEN_LAYERS(gpu, false, true);
+  const int64_t n = 4099;
+  size_t bytes = (size_t)n * sizeof(float);
+  kiln_context_t* context = NULL;
+  uint64_t x = 0, y = 0;
+  float* host = (float*)malloc(bytes);
+  float* out = (float*)malloc(bytes);
+  kiln_status_t status =
+      host && out ? NULL
+                  : kiln_make_status(KILN_STATUS_RESOURCE_EXHAUSTED, "host");
+  if (!status) {
+    status = kiln_context_create(gpu.engine, kiln_allocator_system(), &context);
+  }
+  if (!status) status = kiln_device_malloc(gpu.device, bytes, &x);
+  if (!status) status = kiln_device_malloc(gpu.device, bytes, &y);
+  if (!status) status = kiln_context_set_input_shape(context, "x", 1, &n);
+  if (!status) status = kiln_context_set_tensor_address(context, "x", x);
+  if (!status) status = kiln_context_set_tensor_address(context, "y", y);
+  char error[256] = "";
+  for (int round = 0; !status && !error[0] && round < 3; ++round) {
+    for (int64_t i = 0; i < n; ++i) host[i] = (float)(i + round);
+    status = kiln_device_copy_to_device(gpu.device, x, host, bytes);
+    if (!status) status = kiln_context_enqueue(context, NULL);
+    if (!status) status = kiln_device_copy_to_host(gpu.device, out, y, bytes);
+    for (int64_t i = 0; !status && i < n; ++i) {
+      float want = 2.0f * (2.0f * host[i] + 1.0f) + 1.0f;
+      if (out[i] != want) {
+        snprintf(error, sizeof(error), "round %d: y[%lld] is %g, expected %g",
+                 round, (long long)i, (double)out[i], (double)want);
+        break;
+      }
+    }
+  }
+  kiln__context_graph_stats_t stats = kiln__context_graph_stats(context);
+  bool active = context && kiln__context_graphs_active(context);
+  kiln_context_destroy(context);
+  if (x) status = kiln_status_join(status, kiln_device_free(gpu.device, x));
+  if (y) status = kiln_status_join(status, kiln_device_free(gpu.device, y));
+  free(host);
+  free(out);
+  gpu_close(&gpu);
+  ASSERT_OK(status);
+  if (!active) SKIP("the driver lacks the CUDA-graph functions");
+  if (error[0]) FAIL("%s", error);
+  ASSERT_EQ_U64(stats.captures, 1);
+  ASSERT_EQ_U64(stats.launches, 3);
+}
+
 static double now_seconds(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -345,6 +544,8 @@ TEST(runtime_gpu_enqueue_host_overhead) {
   void* stream = NULL;
   kiln_status_t status =
       kiln_context_create(gpu.engine, kiln_allocator_system(), &context);
+  // Stream mode: one cuLaunchKernel per layer, like the raw loop.
+  if (!status) status = kiln_context_set_graphs(context, false);
   if (!status) status = kiln_stream_create(gpu.device, &stream);
   if (!status) status = kiln_device_malloc(gpu.device, (size_t)n * 4, &x);
   if (!status) status = kiln_device_malloc(gpu.device, (size_t)n * 4, &y);

@@ -431,14 +431,25 @@ static kiln_status_t kiln_test_build_engine(const kiln_test_engine_spec_t* spec,
 }
 
 // For runtime_gpu_test.c: the default engine with |images| (its kernel is
-// add_one(const float* x, int n, float* y)), appended to |out|.
+// add_one(const float* x, int n, float* y)), appended to |out|; with
+// |two_layers|, x -> t -> y through add_one twice (t in the arena).
+kiln_status_t kiln_test_build_add_engine_layers(
+    const kiln_kernel_image_t* images, size_t image_count, bool two_layers,
+    kiln__writer_t* out);
 kiln_status_t kiln_test_build_add_engine(const kiln_kernel_image_t* images,
                                          size_t image_count,
                                          kiln__writer_t* out);
 kiln_status_t kiln_test_build_add_engine(const kiln_kernel_image_t* images,
                                          size_t image_count,
                                          kiln__writer_t* out) {
+  return kiln_test_build_add_engine_layers(images, image_count, false, out);
+}
+
+kiln_status_t kiln_test_build_add_engine_layers(
+    const kiln_kernel_image_t* images, size_t image_count, bool two_layers,
+    kiln__writer_t* out) {
   kiln_test_engine_spec_t spec = kiln_test_engine_spec_default();
+  spec.two_layers = two_layers;
   if (image_count == 0 || image_count > SPEC_MAX_IMAGES) {
     return kiln_make_status(KILN_STATUS_INVALID_ARGUMENT, "%zu images",
                             image_count);
@@ -490,6 +501,24 @@ static struct {
   int streams_live;
   fake_launch_t history[FAKE_MAX_LAUNCHES];
   char last_function[128];
+  // CUDA graphs (fake_enable_graphs). |launches| counts kernels run, by
+  // cuLaunchKernel or as graph nodes; the counters below count calls.
+  int launch_calls;       // cuLaunchKernel outside a capture
+  int captured_launches;  // cuLaunchKernel into a capture
+  int begin_captures;
+  int instantiates;
+  int graph_launches;
+  int node_updates;
+  int graphs_live;
+  int execs_live;
+  void* capturing;          // the stream being captured
+  void* user_capturing;     // a caller's stream that reports being captured
+  void* last_graph_stream;  // the stream of the last cuGraphLaunch
+  struct fake_graph_t* capture;
+  kiln__cu_result_t begin_capture_result;
+  kiln__cu_result_t instantiate_result;
+  kiln__cu_result_t set_params_result;
+  bool reverse_nodes;  // cuGraphGetNodes lists nodes last first
 } fake;
 
 static int fake_function_token;
@@ -655,6 +684,56 @@ static kiln__cu_result_t fake_func_set_attribute(kiln__cu_function_t function,
   return KILN_CUDA_SUCCESS;
 }
 
+// A kernel node: what cuLaunchKernel was given, params copied as the
+// driver copies them (each zero-extended to 8 bytes).
+#define FAKE_MAX_NODES 8
+
+typedef struct fake_node_t {
+  kiln__cu_function_t function;
+  unsigned int grid[3];
+  unsigned int block[3];
+  unsigned int shared;
+  uint64_t values[FAKE_MAX_PARAMS];
+  void* value_pointers[FAKE_MAX_PARAMS];
+  int index;
+} fake_node_t;
+
+typedef struct fake_graph_t {
+  fake_node_t nodes[FAKE_MAX_NODES];
+  int count;
+} fake_graph_t;
+
+static void fake_node_set(fake_node_t* node, kiln__cu_function_t function,
+                          const unsigned int grid[3],
+                          const unsigned int block[3], unsigned int shared,
+                          void** params) {
+  node->function = function;
+  memcpy(node->grid, grid, sizeof(node->grid));
+  memcpy(node->block, block, sizeof(node->block));
+  node->shared = shared;
+  memset(node->values, 0, sizeof(node->values));
+  for (uint32_t i = 0; i < fake.param_count && i < FAKE_MAX_PARAMS; ++i) {
+    memcpy(&node->values[i], params[i], fake.param_sizes[i]);
+  }
+  for (int i = 0; i < FAKE_MAX_PARAMS; ++i) {
+    node->value_pointers[i] = &node->values[i];
+  }
+}
+
+static void fake_capture_launch(kiln__cu_function_t function, unsigned int gx,
+                                unsigned int gy, unsigned int gz,
+                                unsigned int bx, unsigned int by,
+                                unsigned int bz, unsigned int shared,
+                                void** params) {
+  ++fake.captured_launches;
+  fake_graph_t* graph = fake.capture;
+  if (!graph || graph->count == FAKE_MAX_NODES) return;
+  fake_node_t* node = &graph->nodes[graph->count];
+  unsigned int grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
+  fake_node_set(node, function, grid, block, shared, params);
+  node->index = graph->count++;
+}
+
 static kiln__cu_result_t fake_launch(kiln__cu_function_t function,
                                      unsigned int gx, unsigned int gy,
                                      unsigned int gz, unsigned int bx,
@@ -669,6 +748,11 @@ static kiln__cu_result_t fake_launch(kiln__cu_function_t function,
     return KILN_CUDA_SUCCESS;
   }
   if (fake.launch_result != KILN_CUDA_SUCCESS) return fake.launch_result;
+  if (fake.capturing && (void*)stream == fake.capturing) {
+    fake_capture_launch(function, gx, gy, gz, bx, by, bz, shared, params);
+    return KILN_CUDA_SUCCESS;
+  }
+  ++fake.launch_calls;
   fake_launch_t* record = &fake.history[fake.launches % FAKE_MAX_LAUNCHES];
   memset(record, 0, sizeof(*record));
   record->grid[0] = gx;
@@ -778,7 +862,161 @@ static kiln__cu_result_t fake_event_destroy(kiln__cu_event_t event) {
   return KILN_CUDA_SUCCESS;
 }
 
+static kiln__cu_result_t fake_begin_capture(kiln__cu_stream_t stream,
+                                            int mode) {
+  if (mode != KILN_CU_STREAM_CAPTURE_MODE_THREAD_LOCAL) {
+    return KILN_CUDA_ERROR_INVALID_VALUE;
+  }
+  if (fake.begin_capture_result != KILN_CUDA_SUCCESS) {
+    return fake.begin_capture_result;
+  }
+  if (fake.capturing || !stream) return KILN_CUDA_ERROR_ILLEGAL_STATE;
+  fake.capture = (fake_graph_t*)calloc(1, sizeof(fake_graph_t));
+  if (!fake.capture) return KILN_CUDA_ERROR_OUT_OF_MEMORY;
+  ++fake.graphs_live;
+  ++fake.begin_captures;
+  fake.capturing = stream;
+  return KILN_CUDA_SUCCESS;
+}
+
+static kiln__cu_result_t fake_end_capture(kiln__cu_stream_t stream,
+                                          kiln__cu_graph_t* out_graph) {
+  if ((void*)stream != fake.capturing) return KILN_CUDA_ERROR_ILLEGAL_STATE;
+  *out_graph = (kiln__cu_graph_t)fake.capture;
+  fake.capture = NULL;
+  fake.capturing = NULL;
+  return KILN_CUDA_SUCCESS;
+}
+
+static kiln__cu_result_t fake_instantiate(kiln__cu_graph_exec_t* out_exec,
+                                          kiln__cu_graph_t graph,
+                                          unsigned long long flags) {
+  (void)flags;
+  if (fake.instantiate_result != KILN_CUDA_SUCCESS) {
+    return fake.instantiate_result;
+  }
+  fake_graph_t* exec = (fake_graph_t*)malloc(sizeof(fake_graph_t));
+  if (!exec) return KILN_CUDA_ERROR_OUT_OF_MEMORY;
+  memcpy(exec, graph, sizeof(*exec));
+  ++fake.execs_live;
+  ++fake.instantiates;
+  *out_exec = (kiln__cu_graph_exec_t)exec;
+  return KILN_CUDA_SUCCESS;
+}
+
+// Runs the exec's nodes: each is recorded as a launch on |stream|.
+static kiln__cu_result_t fake_graph_launch(kiln__cu_graph_exec_t exec,
+                                           kiln__cu_stream_t stream) {
+  const fake_graph_t* graph = (const fake_graph_t*)exec;
+  ++fake.graph_launches;
+  fake.last_graph_stream = stream;
+  for (int i = 0; i < graph->count; ++i) {
+    const fake_node_t* node = &graph->nodes[i];
+    fake_launch_t* record = &fake.history[fake.launches % FAKE_MAX_LAUNCHES];
+    memset(record, 0, sizeof(*record));
+    memcpy(record->grid, node->grid, sizeof(record->grid));
+    memcpy(record->block, node->block, sizeof(record->block));
+    record->shared = node->shared;
+    record->stream = stream;
+    memcpy(record->values, node->values, sizeof(record->values));
+    ++fake.launches;
+  }
+  return KILN_CUDA_SUCCESS;
+}
+
+static kiln__cu_result_t fake_exec_destroy(kiln__cu_graph_exec_t exec) {
+  --fake.execs_live;
+  free(exec);
+  return KILN_CUDA_SUCCESS;
+}
+
+static kiln__cu_result_t fake_graph_destroy(kiln__cu_graph_t graph) {
+  --fake.graphs_live;
+  free(graph);
+  return KILN_CUDA_SUCCESS;
+}
+
+static kiln__cu_result_t fake_exec_set_params(
+    kiln__cu_graph_exec_t exec, kiln__cu_graph_node_t node,
+    const kiln__cu_kernel_node_params_t* p) {
+  if (fake.set_params_result != KILN_CUDA_SUCCESS) {
+    return fake.set_params_result;
+  }
+  fake_graph_t* graph = (fake_graph_t*)exec;
+  const fake_node_t* template_node = (const fake_node_t*)node;
+  if (template_node->index < 0 || template_node->index >= graph->count) {
+    return KILN_CUDA_ERROR_INVALID_VALUE;
+  }
+  unsigned int grid[3] = {p->grid_dim_x, p->grid_dim_y, p->grid_dim_z};
+  unsigned int block[3] = {p->block_dim_x, p->block_dim_y, p->block_dim_z};
+  fake_node_t* target = &graph->nodes[template_node->index];
+  fake_node_set(target, p->func, grid, block, p->shared_mem_bytes,
+                p->kernel_params);
+  ++fake.node_updates;
+  return KILN_CUDA_SUCCESS;
+}
+
+static kiln__cu_result_t fake_is_capturing(kiln__cu_stream_t stream,
+                                           int* out_status) {
+  *out_status =
+      (fake.capturing && (void*)stream == fake.capturing) ||
+              (fake.user_capturing && (void*)stream == fake.user_capturing)
+          ? KILN_CU_STREAM_CAPTURE_STATUS_ACTIVE
+          : KILN_CU_STREAM_CAPTURE_STATUS_NONE;
+  return KILN_CUDA_SUCCESS;
+}
+
+static kiln__cu_result_t fake_get_nodes(kiln__cu_graph_t graph,
+                                        kiln__cu_graph_node_t* nodes,
+                                        size_t* inout_count) {
+  fake_graph_t* g = (fake_graph_t*)graph;
+  if (!nodes) {
+    *inout_count = (size_t)g->count;
+    return KILN_CUDA_SUCCESS;
+  }
+  size_t count =
+      *inout_count < (size_t)g->count ? *inout_count : (size_t)g->count;
+  for (size_t i = 0; i < count; ++i) {
+    size_t k = fake.reverse_nodes ? (size_t)g->count - 1 - i : i;
+    nodes[i] = (kiln__cu_graph_node_t)&g->nodes[k];
+  }
+  *inout_count = count;
+  return KILN_CUDA_SUCCESS;
+}
+
+static kiln__cu_result_t fake_node_get_params(
+    kiln__cu_graph_node_t node, kiln__cu_kernel_node_params_t* out) {
+  fake_node_t* n = (fake_node_t*)node;
+  memset(out, 0, sizeof(*out));
+  out->func = n->function;
+  out->grid_dim_x = n->grid[0];
+  out->grid_dim_y = n->grid[1];
+  out->grid_dim_z = n->grid[2];
+  out->block_dim_x = n->block[0];
+  out->block_dim_y = n->block[1];
+  out->block_dim_z = n->block[2];
+  out->shared_mem_bytes = n->shared;
+  out->kernel_params = n->value_pointers;
+  return KILN_CUDA_SUCCESS;
+}
+
 static kiln__cuda_driver_t fake_driver;
+
+// Adds the CUDA-graph functions to the fake's table; |with_nodes| adds the
+// optional node queries too.
+static void fake_enable_graphs(bool with_nodes) {
+  kiln__cuda_driver_t* d = &fake_driver;
+  d->cuStreamBeginCapture = fake_begin_capture;
+  d->cuStreamEndCapture = fake_end_capture;
+  d->cuGraphInstantiateWithFlags = fake_instantiate;
+  d->cuGraphLaunch = fake_graph_launch;
+  d->cuGraphExecDestroy = fake_exec_destroy;
+  d->cuGraphDestroy = fake_graph_destroy;
+  d->cuGraphExecKernelNodeSetParams = fake_exec_set_params;
+  d->cuStreamIsCapturing = fake_is_capturing;
+  d->cuGraphGetNodes = with_nodes ? fake_get_nodes : NULL;
+  d->cuGraphKernelNodeGetParams = with_nodes ? fake_node_get_params : NULL;
+}
 
 // Resets the fake to a device of |sm_arch| and returns its table.
 static const kiln__cuda_driver_t* fake_reset(uint32_t sm_arch) {
@@ -1205,15 +1443,22 @@ typedef struct rig_t {
   uint64_t x, y;  // fake device memory for the bindings
 } rig_t;
 
+// Graph functions in the fake driver for the next rig_open: 0 none, 1 the
+// required ones, 2 also the node queries. rig_open resets it to 0.
+static int rig_graphs;
+
 static kiln_status_t rig_open(const kiln_test_engine_spec_t* spec,
                               uint32_t sm_arch,
                               const kiln_engine_load_options_t* options,
                               rig_t* rig) {
   memset(rig, 0, sizeof(*rig));
+  int graphs = rig_graphs;
+  rig_graphs = 0;
   kiln__writer_t file;
   kiln__writer_init(&file, kiln_allocator_system());
   kiln_status_t status = kiln_test_build_engine(spec, &file);
   if (!status) status = fake_device(sm_arch, &rig->device);
+  if (!status && graphs) fake_enable_graphs(graphs == 2);
   if (!status) status = load(rig->device, &file, options, &rig->engine);
   kiln__writer_deinit(&file);
   if (!status) {
@@ -2194,6 +2439,566 @@ TEST(runtime_host_layer_calls_host_impl) {
   ASSERT_EQ_I64(host_record.tactic, 7);
   ASSERT_EQ_I64(host_record.scale, -123456789012);
   ASSERT_FALSE(host_record.saw_hidden);  // host_impl declared only "scale"
+}
+
+//===----------------------------------------------------------------------===//
+// CUDA graphs
+//===----------------------------------------------------------------------===//
+
+// Two layers x -> t -> y sharing add_one, params [in][n: int32][out], with
+// the graph functions (and the node queries when |nodes|) in the fake.
+static kiln_status_t graph_rig_open(rig_t* rig, bool nodes) {
+  kiln_test_engine_spec_t spec = kiln_test_engine_spec_default();
+  spec.two_layers = true;
+  rig_graphs = nodes ? 2 : 1;
+  kiln_status_t status = rig_open(&spec, 90, NULL, rig);
+  static const uint8_t sizes[] = {8, 4, 8};
+  fake_record_params(sizes, 3);
+  return status;
+}
+
+#define GRAPH_RIG_OPEN(rig, nodes)                         \
+  do {                                                     \
+    kiln_status_t open_ = graph_rig_open(&(rig), (nodes)); \
+    if (open_) rig_close(&(rig));                          \
+    ASSERT_OK(open_);                                      \
+  } while (0)
+
+TEST(runtime_graph_capture_then_replay) {
+  rig_t rig;
+  GRAPH_RIG_OPEN(rig, true);
+  void* stream = (void*)(uintptr_t)0x1234;
+  bool active = kiln__context_graphs_active(rig.context);
+  kiln_status_t status = rig_bind(&rig, 1000);
+  if (!status) status = kiln_context_enqueue(rig.context, stream);
+  int captures = fake.begin_captures, captured = fake.captured_launches;
+  int graph_launches = fake.graph_launches, calls = fake.launch_calls;
+  fake_launch_t first[2] = {fake.history[0], fake.history[1]};
+  // The same shapes and addresses: the graph is launched again, on the
+  // legacy default stream this time.
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  if (!status) status = kiln_context_enqueue(rig.context, stream);
+  kiln__context_graph_stats_t stats = kiln__context_graph_stats(rig.context);
+  int captures2 = fake.begin_captures, graph_launches2 = fake.graph_launches;
+  int calls2 = fake.launch_calls, launches = fake.launches;
+  int execs = fake.execs_live;
+  void* last_stream = fake.last_graph_stream;
+  uint64_t x = rig.x, y = rig.y, t = rig.context->activations;
+  rig_close(&rig);
+  ASSERT_OK(status);
+  ASSERT_TRUE(active);
+  ASSERT_EQ_I64(captures, 1);
+  ASSERT_EQ_I64(captured, 2);
+  ASSERT_EQ_I64(graph_launches, 1);
+  ASSERT_EQ_I64(calls, 0);
+  // What ran: layer 0 x -> t, then layer 1 t -> y, on the caller's stream.
+  ASSERT_EQ_U64(first[0].values[0], x);
+  ASSERT_EQ_U64(first[0].values[1], 1000);
+  ASSERT_EQ_U64(first[0].values[2], t);
+  ASSERT_EQ_U64(first[1].values[0], t);
+  ASSERT_EQ_U64(first[1].values[2], y);
+  ASSERT_EQ_U64(first[0].grid[0], 4);
+  ASSERT_EQ_PTR(first[0].stream, stream);
+  ASSERT_EQ_I64(captures2, 1);
+  ASSERT_EQ_I64(graph_launches2, 3);
+  ASSERT_EQ_I64(calls2, 0);
+  ASSERT_EQ_I64(launches, 6);
+  ASSERT_EQ_PTR(last_stream, stream);
+  ASSERT_EQ_U64(stats.captures, 1);
+  ASSERT_EQ_U64(stats.launches, 3);
+  ASSERT_EQ_U64(stats.node_updates, 0);
+  ASSERT_EQ_I64(execs, 1);
+  // Destroying the context destroyed the graph and the capture stream.
+  ASSERT_EQ_I64(fake.execs_live, 0);
+  ASSERT_EQ_I64(fake.graphs_live, 0);
+  ASSERT_EQ_I64(fake.streams_live, 0);
+}
+
+TEST(runtime_graph_shape_change_recaptures) {
+  rig_t rig;
+  GRAPH_RIG_OPEN(rig, true);
+  kiln_status_t status = rig_bind(&rig, 1000);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int64_t n = 2000;
+  if (!status) status = kiln_context_set_input_shape(rig.context, "x", 1, &n);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int captures = fake.begin_captures;
+  fake_launch_t second = fake.history[3];
+  // Back to 1000: the first graph is still cached.
+  n = 1000;
+  if (!status) status = kiln_context_set_input_shape(rig.context, "x", 1, &n);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int captures2 = fake.begin_captures, graph_launches = fake.graph_launches;
+  fake_launch_t third = fake.history[5];
+  int calls = fake.launch_calls;
+  rig_close(&rig);
+  ASSERT_OK(status);
+  ASSERT_EQ_I64(captures, 2);
+  ASSERT_EQ_U64(second.grid[0], 8);  // cdiv(2000, 256)
+  ASSERT_EQ_U64(second.values[1], 2000);
+  ASSERT_EQ_I64(captures2, 2);
+  ASSERT_EQ_I64(graph_launches, 3);
+  ASSERT_EQ_U64(third.grid[0], 4);
+  ASSERT_EQ_U64(third.values[1], 1000);
+  ASSERT_EQ_I64(calls, 0);
+}
+
+TEST(runtime_graph_address_change_updates_nodes) {
+  rig_t rig;
+  GRAPH_RIG_OPEN(rig, true);
+  uint64_t y2 = 0;
+  kiln_status_t status = rig_bind(&rig, 1000);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  if (!status) status = kiln_device_malloc(rig.device, 1 << 16, &y2);
+  // Only layer 1 reads y: one node is updated, nothing is captured.
+  if (!status) status = kiln_context_set_tensor_address(rig.context, "y", y2);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int captures = fake.begin_captures, updates = fake.node_updates;
+  fake_launch_t layer1 = fake.history[3];
+  // Setting the same address again changes nothing.
+  if (!status) status = kiln_context_set_tensor_address(rig.context, "y", y2);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int updates_same = fake.node_updates;
+  // Both ends change: both nodes are updated.
+  if (!status) {
+    status = kiln_context_set_tensor_address(rig.context, "x", rig.y);
+  }
+  if (!status) {
+    status = kiln_context_set_tensor_address(rig.context, "y", rig.x);
+  }
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int captures2 = fake.begin_captures, updates2 = fake.node_updates;
+  fake_launch_t l0 = fake.history[6], l1 = fake.history[7];
+  kiln__context_graph_stats_t stats = kiln__context_graph_stats(rig.context);
+  int calls = fake.launch_calls;
+  uint64_t x = rig.x, y = rig.y;
+  if (y2) kiln_status_free(kiln_device_free(rig.device, y2));
+  rig_close(&rig);
+  ASSERT_OK(status);
+  ASSERT_EQ_I64(captures, 1);
+  ASSERT_EQ_I64(updates, 1);
+  ASSERT_EQ_U64(layer1.values[2], y2);
+  ASSERT_EQ_I64(updates_same, 1);
+  ASSERT_EQ_I64(captures2, 1);
+  ASSERT_EQ_I64(updates2, 3);
+  ASSERT_EQ_U64(l0.values[0], y);
+  ASSERT_EQ_U64(l1.values[2], x);
+  ASSERT_EQ_U64(stats.node_updates, 3);
+  ASSERT_EQ_U64(stats.launches, 4);
+  ASSERT_EQ_I64(calls, 0);
+}
+
+// Without the node queries, or when the nodes cannot be matched to the
+// launches (here: the fake records no parameters, so none matches), an
+// address change captures again (and still runs right).
+TEST(runtime_graph_address_change_without_nodes_recaptures) {
+  for (int variant = 0; variant < 2; ++variant) {
+    rig_t rig;
+    GRAPH_RIG_OPEN(rig, variant == 1);
+    static const uint8_t no_sizes[1] = {0};
+    if (variant == 1) fake_record_params(no_sizes, 0);
+    kiln_status_t status = rig_bind(&rig, 1000);
+    if (!status) status = kiln_context_enqueue(rig.context, NULL);
+    if (!status) {
+      status = kiln_context_set_tensor_address(rig.context, "y", rig.x);
+    }
+    if (!status) status = kiln_context_enqueue(rig.context, NULL);
+    int captures = fake.begin_captures, updates = fake.node_updates;
+    int execs = fake.execs_live;
+    fake_launch_t layer1 = fake.history[3];
+    uint64_t x = rig.x;
+    rig_close(&rig);
+    ASSERT_OK(status);
+    ASSERT_EQ_I64(captures, 2);
+    ASSERT_EQ_I64(updates, 0);
+    ASSERT_EQ_I64(execs, 1);  // the stale graph was replaced, not kept
+    if (variant == 0) ASSERT_EQ_U64(layer1.values[2], x);
+  }
+}
+
+// Nodes listed in another order than they were captured are matched to
+// their launches by their parameters, so updates reach the right node.
+TEST(runtime_graph_nodes_in_another_order) {
+  rig_t rig;
+  GRAPH_RIG_OPEN(rig, true);
+  fake.reverse_nodes = true;
+  kiln_status_t status = rig_bind(&rig, 1000);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  if (!status) {
+    status = kiln_context_set_tensor_address(rig.context, "y", rig.x);
+  }
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int captures = fake.begin_captures, updates = fake.node_updates;
+  fake_launch_t l0 = fake.history[2], l1 = fake.history[3];
+  uint64_t x = rig.x, t = rig.context->activations;
+  rig_close(&rig);
+  ASSERT_OK(status);
+  ASSERT_EQ_I64(captures, 1);
+  ASSERT_EQ_I64(updates, 1);
+  ASSERT_EQ_U64(l0.values[0], x);
+  ASSERT_EQ_U64(l0.values[2], t);
+  ASSERT_EQ_U64(l1.values[0], t);
+  ASSERT_EQ_U64(l1.values[2], x);
+}
+
+TEST(runtime_graph_cache_is_bounded) {
+  rig_t rig;
+  GRAPH_RIG_OPEN(rig, true);
+  kiln_status_t status = rig_bind(&rig, 1);
+  // Shapes 1..10: ten captures; only the 8 most recent graphs stay.
+  for (int64_t n = 1; !status && n <= 10; ++n) {
+    status = kiln_context_set_input_shape(rig.context, "x", 1, &n);
+    if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  }
+  int captures = fake.begin_captures, execs = fake.execs_live;
+  int graphs = fake.graphs_live;
+  // 10 and 3 are cached; 1 (the least recently used) was replaced.
+  int64_t cached[2] = {10, 3}, evicted = 1;
+  for (int i = 0; !status && i < 2; ++i) {
+    status = kiln_context_set_input_shape(rig.context, "x", 1, &cached[i]);
+    if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  }
+  int captures_cached = fake.begin_captures;
+  if (!status) {
+    status = kiln_context_set_input_shape(rig.context, "x", 1, &evicted);
+  }
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int captures_evicted = fake.begin_captures;
+  // Capturing 1 again replaced 4, the least recently used now; 3 stays.
+  int64_t three = 3, four = 4;
+  if (!status)
+    status = kiln_context_set_input_shape(rig.context, "x", 1, &three);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int captures_three = fake.begin_captures;
+  if (!status)
+    status = kiln_context_set_input_shape(rig.context, "x", 1, &four);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int captures_four = fake.begin_captures;
+  kiln__context_graph_stats_t stats = kiln__context_graph_stats(rig.context);
+  int execs_end = fake.execs_live;
+  rig_close(&rig);
+  ASSERT_OK(status);
+  ASSERT_EQ_I64(captures, 10);
+  ASSERT_EQ_I64(execs, KILN__CONTEXT_GRAPH_CAPACITY);
+  ASSERT_EQ_I64(graphs, KILN__CONTEXT_GRAPH_CAPACITY);
+  ASSERT_EQ_I64(captures_cached, 10);
+  ASSERT_EQ_I64(captures_evicted, 11);
+  ASSERT_EQ_I64(captures_three, 11);
+  ASSERT_EQ_I64(captures_four, 12);
+  ASSERT_EQ_U64(stats.evictions, 4);
+  ASSERT_EQ_I64(execs_end, KILN__CONTEXT_GRAPH_CAPACITY);
+  ASSERT_EQ_I64(fake.execs_live, 0);
+  ASSERT_EQ_I64(fake.graphs_live, 0);
+}
+
+TEST(runtime_graph_off_uses_stream_mode) {
+  rig_t rig;
+  GRAPH_RIG_OPEN(rig, true);
+  kiln_status_t status = kiln_context_set_graphs(rig.context, false);
+  bool active_off = kiln__context_graphs_active(rig.context);
+  if (!status) status = rig_bind(&rig, 1000);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int captures = fake.begin_captures, calls = fake.launch_calls;
+  // On again: the next enqueue captures.
+  if (!status) status = kiln_context_set_graphs(rig.context, true);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int captures_on = fake.begin_captures, execs_on = fake.execs_live;
+  int calls_on = fake.launch_calls;
+  // Off again: the graphs are destroyed at once.
+  if (!status) status = kiln_context_set_graphs(rig.context, false);
+  int execs_off = fake.execs_live, streams_off = fake.streams_live;
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int calls_off = fake.launch_calls;
+  kiln_status_t null_context = kiln_context_set_graphs(NULL, true);
+  rig_close(&rig);
+  ASSERT_OK(status);
+  ASSERT_FALSE(active_off);
+  ASSERT_EQ_I64(captures, 0);
+  ASSERT_EQ_I64(calls, 4);
+  ASSERT_EQ_I64(captures_on, 1);
+  ASSERT_EQ_I64(execs_on, 1);
+  ASSERT_EQ_I64(calls_on, 4);
+  ASSERT_EQ_I64(execs_off, 0);
+  ASSERT_EQ_I64(streams_off, 0);
+  ASSERT_EQ_I64(calls_off, 6);
+  ASSERT_STATUS(null_context, KILN_STATUS_INVALID_ARGUMENT, "NULL");
+}
+
+// A driver without the graph functions: stream mode, and turning graphs on
+// changes nothing.
+TEST(runtime_graph_driver_without_graphs_uses_stream_mode) {
+  kiln_test_engine_spec_t spec = kiln_test_engine_spec_default();
+  rig_t rig;
+  RIG_OPEN(spec, 90, NULL, rig);
+  kiln_status_t status = kiln_context_set_graphs(rig.context, true);
+  bool active = kiln__context_graphs_active(rig.context);
+  if (!status) status = rig_bind(&rig, 1000);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int calls = fake.launch_calls;
+  rig_close(&rig);
+  ASSERT_OK(status);
+  ASSERT_FALSE(active);
+  ASSERT_EQ_I64(calls, 1);
+}
+
+// A caller's stream that is being captured records kiln's launches itself.
+TEST(runtime_graph_capturing_caller_stream_uses_stream_mode) {
+  rig_t rig;
+  GRAPH_RIG_OPEN(rig, true);
+  void* stream = (void*)(uintptr_t)0x5150;
+  fake.user_capturing = stream;
+  kiln_status_t status = rig_bind(&rig, 1000);
+  if (!status) status = kiln_context_enqueue(rig.context, stream);
+  int captures = fake.begin_captures, calls = fake.launch_calls;
+  fake_launch_t launch = fake.history[0];
+  // Another stream still gets the graph.
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int captures2 = fake.begin_captures, graph_launches = fake.graph_launches;
+  rig_close(&rig);
+  ASSERT_OK(status);
+  ASSERT_EQ_I64(captures, 0);
+  ASSERT_EQ_I64(calls, 2);
+  ASSERT_EQ_PTR(launch.stream, stream);
+  ASSERT_EQ_I64(captures2, 1);
+  ASSERT_EQ_I64(graph_launches, 1);
+}
+
+static char graph_log[1024];
+
+static void graph_log_fn(void* user_data, kiln_log_level_t level,
+                         const char* message) {
+  (void)user_data;
+  if (level == KILN_LOG_LEVEL_WARNING) {
+    snprintf(graph_log, sizeof(graph_log), "%s", message);
+  }
+}
+
+// A capture that fails turns graph mode off (logged); the enqueue still
+// runs. A lost device is an error.
+TEST(runtime_graph_capture_failure_falls_back_to_stream_mode) {
+  kiln_test_engine_spec_t spec = kiln_test_engine_spec_default();
+  kiln_engine_load_options_t options;
+  memset(&options, 0, sizeof(options));
+  options.logger.fn = graph_log_fn;
+  options.logger.max_level = KILN_LOG_LEVEL_WARNING;
+  graph_log[0] = '\0';
+  rig_t rig;
+  rig_graphs = 2;
+  RIG_OPEN(spec, 90, &options, rig);
+  fake.begin_capture_result = KILN_CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+  kiln_status_t status = rig_bind(&rig, 1000);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int calls = fake.launch_calls;
+  bool active = kiln__context_graphs_active(rig.context);
+  char first_log[1024];
+  snprintf(first_log, sizeof(first_log), "%s", graph_log);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int calls2 = fake.launch_calls;
+  // Turned on again, it captures.
+  fake.begin_capture_result = KILN_CUDA_SUCCESS;
+  if (!status) status = kiln_context_set_graphs(rig.context, true);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int captures = fake.begin_captures;
+  // Instantiation fails: the capture's graph is destroyed.
+  int64_t n = 2000;
+  fake.instantiate_result = KILN_CUDA_ERROR_OUT_OF_MEMORY;
+  if (!status) status = kiln_context_set_input_shape(rig.context, "x", 1, &n);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int graphs_live = fake.graphs_live, calls3 = fake.launch_calls;
+  // A sticky error while capturing loses the device.
+  fake.instantiate_result = KILN_CUDA_ERROR_ILLEGAL_ADDRESS;
+  kiln_status_t lost = NULL;
+  if (!status) status = kiln_context_set_graphs(rig.context, true);
+  if (!status) lost = kiln_context_enqueue(rig.context, NULL);
+  bool is_lost = kiln__device_is_lost(rig.device);
+  if (is_lost) {
+    // Freeing is possible only on a live device: free the fake memory here.
+    fake_mem_free(rig.x);
+    fake_mem_free(rig.y);
+  }
+  rig_close(&rig);
+  ASSERT_OK(status);
+  ASSERT_EQ_I64(calls, 1);
+  ASSERT_FALSE(active);
+  ASSERT_EQ_I64(calls2, 2);
+  ASSERT_CONTAINS(first_log, "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED");
+  ASSERT_CONTAINS(first_log, "stream mode");
+  ASSERT_CONTAINS(graph_log, "CUDA_ERROR_OUT_OF_MEMORY");
+  ASSERT_EQ_I64(captures, 1);
+  ASSERT_EQ_I64(graphs_live, 0);
+  ASSERT_EQ_I64(calls3, 3);
+  ASSERT_STATUS(lost, KILN_STATUS_DEVICE_LOST, "CUDA_ERROR_ILLEGAL_ADDRESS");
+  ASSERT_TRUE(is_lost);
+  ASSERT_EQ_I64(fake.execs_live, 0);
+  ASSERT_EQ_I64(fake.graphs_live, 0);
+}
+
+// A node update the driver refuses: the graph is captured again.
+TEST(runtime_graph_update_failure_recaptures) {
+  rig_t rig;
+  GRAPH_RIG_OPEN(rig, true);
+  kiln_status_t status = rig_bind(&rig, 1000);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  fake.set_params_result = KILN_CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
+  if (!status) {
+    status = kiln_context_set_tensor_address(rig.context, "y", rig.x);
+  }
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int captures = fake.begin_captures, execs = fake.execs_live;
+  fake_launch_t layer1 = fake.history[3];
+  uint64_t x = rig.x;
+  rig_close(&rig);
+  ASSERT_OK(status);
+  ASSERT_EQ_I64(captures, 2);
+  ASSERT_EQ_I64(execs, 1);
+  ASSERT_EQ_U64(layer1.values[2], x);
+}
+
+TEST(runtime_graph_host_layer_uses_stream_mode) {
+  kiln_registry_t* registry = NULL;
+  const kiln_plugin_t* plugin = NULL;
+  kiln__writer_t attrs, file;
+  kiln__writer_init(&attrs, kiln_allocator_system());
+  kiln__writer_init(&file, kiln_allocator_system());
+  kiln_status_t status = make_host_registry(&registry, &plugin);
+  if (!status) status = serialize_host_attrs(plugin, &attrs);
+  kiln_test_engine_spec_t spec = kiln_test_engine_spec_default();
+  spec.host_layer = true;
+  spec.host_attrs.data = attrs.data;
+  spec.host_attrs.size = attrs.size;
+  spec.plugin_id = "test::host_op";
+  kiln_engine_load_options_t options;
+  memset(&options, 0, sizeof(options));
+  options.registry = registry;
+  memset(&host_record, 0, sizeof(host_record));
+  rig_t rig;
+  memset(&rig, 0, sizeof(rig));
+  rig_graphs = 2;
+  if (!status) status = rig_open(&spec, 90, &options, &rig);
+  bool active = rig.context && kiln__context_graphs_active(rig.context);
+  if (!status) status = kiln_context_set_graphs(rig.context, true);
+  bool active_on = rig.context && kiln__context_graphs_active(rig.context);
+  if (!status) status = rig_bind(&rig, 1000);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  if (!status) status = kiln_context_enqueue(rig.context, NULL);
+  int captures = fake.begin_captures;
+  rig_close(&rig);
+  // `kiln inspect` says why.
+  kiln_blob_t* text = NULL;
+  kiln_blob_t* json = NULL;
+  if (!status) status = kiln_test_build_engine(&spec, &file);
+  kiln_const_bytes_t bytes = {file.data, file.size};
+  if (!status) {
+    status = kiln_engine_describe(bytes, false, kiln_allocator_system(), &text);
+  }
+  if (!status) {
+    status = kiln_engine_describe(bytes, true, kiln_allocator_system(), &json);
+  }
+  char text_copy[8192] = "", json_copy[8192] = "";
+  if (text) {
+    snprintf(text_copy, sizeof(text_copy), "%.*s",
+             (int)kiln_blob_bytes(text).size,
+             (const char*)kiln_blob_bytes(text).data);
+  }
+  if (json) {
+    snprintf(json_copy, sizeof(json_copy), "%.*s",
+             (int)kiln_blob_bytes(json).size,
+             (const char*)kiln_blob_bytes(json).data);
+  }
+  kiln_blob_destroy(text);
+  kiln_blob_destroy(json);
+  kiln__writer_deinit(&file);
+  kiln__writer_deinit(&attrs);
+  kiln_registry_release(registry);
+  ASSERT_OK(status);
+  ASSERT_FALSE(active);
+  ASSERT_FALSE(active_on);
+  ASSERT_EQ_I64(captures, 0);
+  ASSERT_EQ_I64(host_record.calls, 2);
+  ASSERT_CONTAINS(text_copy,
+                  "CUDA graphs: no (layer 0 'add_layer' runs a host "
+                  "implementation)\n");
+  ASSERT_CONTAINS(json_copy,
+                  "\"cuda_graphs\": {\"supported\": false, \"host_layer\": 0, "
+                  "\"reason\": \"layer 0 'add_layer' runs a host "
+                  "implementation\"}");
+}
+
+TEST(runtime_graph_describe_says_yes_for_kernels) {
+  kiln_test_engine_spec_t spec = kiln_test_engine_spec_default();
+  kiln__writer_t file;
+  BUILD(spec, file);
+  kiln_const_bytes_t bytes = {file.data, file.size};
+  kiln_blob_t* text = NULL;
+  kiln_blob_t* json = NULL;
+  kiln_status_t status =
+      kiln_engine_describe(bytes, false, kiln_allocator_system(), &text);
+  if (!status) {
+    status = kiln_engine_describe(bytes, true, kiln_allocator_system(), &json);
+  }
+  char text_copy[8192] = "", json_copy[8192] = "";
+  if (text) {
+    snprintf(text_copy, sizeof(text_copy), "%.*s",
+             (int)kiln_blob_bytes(text).size,
+             (const char*)kiln_blob_bytes(text).data);
+  }
+  if (json) {
+    snprintf(json_copy, sizeof(json_copy), "%.*s",
+             (int)kiln_blob_bytes(json).size,
+             (const char*)kiln_blob_bytes(json).data);
+  }
+  kiln_blob_destroy(text);
+  kiln_blob_destroy(json);
+  kiln__writer_deinit(&file);
+  ASSERT_OK(status);
+  ASSERT_CONTAINS(text_copy, "\nCUDA graphs: yes\n");
+  ASSERT_CONTAINS(json_copy, "\"cuda_graphs\": {\"supported\": true}");
+}
+
+TEST(runtime_graph_context_allocation_failure_sweep) {
+  rig_t rig;
+  GRAPH_RIG_OPEN(rig, true);
+  int base_live = fake.mem_live;
+  size_t host_failures = 0;
+  for (size_t fail_at = 0;; ++fail_at) {
+    kiln_test_allocator_t ta = kiln_test_allocator_failing_at(fail_at);
+    kiln_context_t* context = NULL;
+    kiln_status_t status =
+        kiln_context_create(rig.engine, kiln_test_allocator_get(&ta), &context);
+    if (!status) {
+      bool active = kiln__context_graphs_active(context);
+      status =
+          kiln_context_set_input_shape(context, "x", 1, (const int64_t[]){10});
+      if (!status) {
+        status = kiln_context_set_tensor_address(context, "x", rig.x);
+      }
+      if (!status) {
+        status = kiln_context_set_tensor_address(context, "y", rig.y);
+      }
+      if (!status) status = kiln_context_enqueue(context, NULL);
+      kiln_context_destroy(context);
+      int execs = fake.execs_live;
+      rig_close(&rig);
+      ASSERT_OK(status);
+      ASSERT_TRUE(active);
+      ASSERT_EQ_I64(execs, 0);
+      ASSERT_EQ_U64(ta.live, 0);
+      break;
+    }
+    ++host_failures;
+    if (kiln_status_code(status) != KILN_STATUS_RESOURCE_EXHAUSTED ||
+        ta.live != 0 || fake.mem_live != base_live) {
+      kiln_test_fail(t_, __FILE__, __LINE__, "failing allocation %zu: %s: %s",
+                     fail_at, kiln_status_code_name(kiln_status_code(status)),
+                     kiln_status_message(status));
+      kiln_status_free(status);
+      rig_close(&rig);
+      return;
+    }
+    kiln_status_free(status);
+  }
+  ASSERT_TRUE(host_failures >= 2);
 }
 
 //===----------------------------------------------------------------------===//

@@ -918,15 +918,51 @@ KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_context_set_tensor_address(
 // stream) and returns without waiting. The first enqueue after a shape
 // change evaluates every shape, launch dimension and argument and checks
 // each launch against the device's and the kernel's limits before anything
-// is launched; later enqueues only launch. Returns FAILED_PRECONDITION
-// naming an input without a shape or a binding without an address;
-// OUT_OF_RANGE naming the layer and the value at fault (a grid, block or
-// shared-memory size over the limit, an int32 argument that does not fit,
-// an overflowing expression); the driver's error naming the layer for a
-// failed launch (DEVICE_LOST for a sticky one); the host implementation's
-// error naming the layer and the plugin.
+// is launched; later enqueues only launch (in graph mode, the default where
+// it applies, by replaying a CUDA graph: see kiln_context_set_graphs). Returns
+// FAILED_PRECONDITION naming an input without a shape or a binding without an
+// address; OUT_OF_RANGE naming the layer and the value at fault (a grid, block
+// or shared-memory size over the limit, an int32 argument that does not fit, an
+// overflowing expression); the driver's error naming the layer for a failed
+// launch (DEVICE_LOST for a sticky one); the host implementation's error naming
+// the layer and the plugin.
 KILN_API KILN_MUST_USE_RESULT kiln_status_t
 kiln_context_enqueue(kiln_context_t* context, void* stream);
+
+// Turns graph mode of |context| on or off (it is on when a context is
+// created). In graph mode the first enqueue with a set of input shapes
+// captures the engine's kernel launches into a CUDA graph, and later
+// enqueues with the same shapes launch that graph with one cuGraphLaunch,
+// which costs the GPU less time between kernels. A context keeps the graphs
+// of its 8 most recently used sets of shapes (per profile); when only
+// tensor addresses change, the graph's kernel nodes are updated in place
+// instead of capturing again. The capture records on a private stream of
+// the context and the graph is launched on the stream given to
+// kiln_context_enqueue, so ordering with that stream is as in stream mode,
+// the legacy default stream (NULL) included. Outputs are bitwise the same
+// in both modes.
+//
+// Graph mode needs no setup, and is skipped (stream mode is used, as with
+// |enabled| false) when the engine has a layer that runs a host
+// implementation (`kiln inspect` says so), when the driver lacks the
+// CUDA-graph functions, when the stream passed to kiln_context_enqueue is
+// itself being captured (its capture then records the kernel launches), and
+// after a capture fails for a reason other than a lost device, which is
+// logged as a warning through the engine's logger; calling this function
+// again with |enabled| true lets the context try again.
+//
+// Consecutive graph launches of one context are serialized by the driver
+// even on different streams. Turning graph mode off destroys the context's
+// graphs (launches already enqueued still complete). Not thread-safe: use
+// |context| from one thread at a time. Returns INVALID_ARGUMENT for a NULL
+// |context| and DEVICE_LOST.
+//
+// Example (measure stream mode):
+//
+//   kiln_status_t status = kiln_context_set_graphs(context, false);
+//   if (!status) status = kiln_context_enqueue(context, stream);
+KILN_API KILN_MUST_USE_RESULT kiln_status_t
+kiln_context_set_graphs(kiln_context_t* context, bool enabled);
 
 // Enqueues |context| on |stream| |warmup| times, then |iterations| times
 // with a pair of CUDA events around each enqueue, waits for the events, and

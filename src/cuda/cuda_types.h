@@ -23,14 +23,15 @@
 // Driver API types
 //===----------------------------------------------------------------------===//
 
-// CUresult, CUdevice_attribute, CUfunction_attribute, CUjit_option and
-// CUstreamCaptureMode are C enums in cuda.h; every enum there fits in an int
-// and is passed as one.
+// CUresult, CUdevice_attribute, CUfunction_attribute, CUjit_option,
+// CUstreamCaptureMode and CUstreamCaptureStatus are C enums in cuda.h; every
+// enum there fits in an int and is passed as one.
 typedef int kiln__cu_result_t;
 typedef int kiln__cu_device_attribute_t;
 typedef int kiln__cu_function_attribute_t;
 typedef int kiln__cu_jit_option_t;
 typedef int kiln__cu_stream_capture_mode_t;
+typedef int kiln__cu_stream_capture_status_t;
 
 typedef int kiln__cu_device_t;                        // CUdevice
 typedef unsigned long long kiln__cu_deviceptr_t;      // CUdeviceptr (64-bit)
@@ -221,7 +222,10 @@ typedef struct kiln__cu_kernel_node_params_t {
   X(CU_STREAM_CAPTURE_MODE_THREAD_LOCAL, 1)             \
   X(CU_STREAM_CAPTURE_MODE_RELAXED, 2)                  \
   X(CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH, 1) \
-  X(CUDA_GRAPH_INSTANTIATE_FLAG_UPLOAD, 2)
+  X(CUDA_GRAPH_INSTANTIATE_FLAG_UPLOAD, 2)              \
+  X(CU_STREAM_CAPTURE_STATUS_NONE, 0)                   \
+  X(CU_STREAM_CAPTURE_STATUS_ACTIVE, 1)                 \
+  X(CU_STREAM_CAPTURE_STATUS_INVALIDATED, 2)
 
 #define KILN_CUDA_DEFINE_CONSTANT_(name, value) KILN_##name = value,
 enum { KILN_CU_RESULT_LIST(KILN_CUDA_DEFINE_CONSTANT_) };
@@ -308,7 +312,11 @@ enum { KILN_NVJITLINK_INPUT_TYPE_LIST(KILN_CUDA_DEFINE_CONSTANT_) };
 
 // The driver. Optional: the CUDA-graph group (stream capture, instantiate,
 // launch, destroy, exec kernel-node update); a runtime without them runs in
-// stream mode. cuEventElapsedTime resolves the CUDA 12.8+ _v2 export first.
+// stream mode. Also optional, used by graph mode when present:
+// cuStreamIsCapturing (without it, a caller's stream that is being captured
+// is not detected), cuGraphGetNodes and cuGraphKernelNodeGetParams (without
+// them, an address change captures again instead of updating nodes).
+// cuEventElapsedTime resolves the CUDA 12.8+ _v2 export first.
 #define KILN_CUDA_DRIVER_SYMBOL_LIST(X)                                       \
   X(kiln__cu_result_t, cuGetErrorName, "cuGetErrorName", NULL, 0,             \
     (kiln__cu_result_t error, const char** out_string))                       \
@@ -429,7 +437,15 @@ enum { KILN_NVJITLINK_INPUT_TYPE_LIST(KILN_CUDA_DEFINE_CONSTANT_) };
   X(kiln__cu_result_t, cuGraphExecKernelNodeSetParams,                        \
     "cuGraphExecKernelNodeSetParams_v2", NULL, 1,                             \
     (kiln__cu_graph_exec_t exec, kiln__cu_graph_node_t node,                  \
-     const kiln__cu_kernel_node_params_t* params))
+     const kiln__cu_kernel_node_params_t* params))                            \
+  X(kiln__cu_result_t, cuStreamIsCapturing, "cuStreamIsCapturing", NULL, 1,   \
+    (kiln__cu_stream_t stream, kiln__cu_stream_capture_status_t * out))       \
+  X(kiln__cu_result_t, cuGraphGetNodes, "cuGraphGetNodes", NULL, 1,           \
+    (kiln__cu_graph_t graph, kiln__cu_graph_node_t * nodes,                   \
+     size_t * inout_count))                                                   \
+  X(kiln__cu_result_t, cuGraphKernelNodeGetParams,                            \
+    "cuGraphKernelNodeGetParams_v2", NULL, 1,                                 \
+    (kiln__cu_graph_node_t node, kiln__cu_kernel_node_params_t * out_params))
 
 // NVRTC (libnvrtc.so.13 or .12; the same exports in both). Optional:
 // nvrtcGetSupportedArchs / nvrtcGetNumSupportedArchs, used only to name the

@@ -417,6 +417,45 @@ static kiln_status_t text_layers(describer_t* d) {
   return NULL;
 }
 
+// The first layer that runs a host implementation, or KILN__NONE. A
+// context of an engine with one cannot capture its enqueue into a CUDA
+// graph (kiln_context_set_graphs), so it runs in stream mode.
+static uint32_t first_host_layer(const kiln__plan_t* plan) {
+  for (uint32_t i = 0; i < plan->layer_count; ++i) {
+    if (plan->layers[i].kind == KILN__LAYER_HOST) return i;
+  }
+  return KILN__NONE;
+}
+
+// Appends "layer 2 'x' runs a host implementation" for layer |host|, the
+// name escaped as in JSON strings (so it fits in one).
+static kiln_status_t append_host_reason(describer_t* d, uint32_t host) {
+  OUT("layer %" PRIu32, host);
+  kiln_string_view_t name = blob_string(d, d->plan->layers[host].name);
+  if (name.size) {
+    OUT(" '");
+    KILN_RETURN_IF_ERROR(append_escaped(d, name.data, name.size, false));
+    OUT("'");
+  }
+  OUT(" runs a host implementation");
+  return NULL;
+}
+
+// "CUDA graphs: yes" or "no (layer 2 'x' runs a host implementation)".
+static kiln_status_t text_graphs(describer_t* d) {
+  const kiln__plan_t* plan = d->plan;
+  uint32_t host = first_host_layer(plan);
+  if (host == KILN__NONE) {
+    OUT("CUDA graphs: %s\n",
+        plan->kernel_count ? "yes" : "no (the engine launches no kernels)");
+    return NULL;
+  }
+  OUT("CUDA graphs: no (");
+  KILN_RETURN_IF_ERROR(append_host_reason(d, host));
+  OUT(")\n");
+  return NULL;
+}
+
 static kiln_status_t describe_text(describer_t* d) {
   const kiln__plan_t* plan = d->plan;
   unsigned v[3];
@@ -437,9 +476,11 @@ static kiln_status_t describe_text(describer_t* d) {
       " expressions\n",
       plan->activation_bytes, plan->blob.size, plan->expr_count);
   OUT("%" PRIu32 " layers, %" PRIu32 " kernels, %" PRIu32 " images, %" PRIu32
-      " tensors\n\n",
+      " tensors\n",
       plan->layer_count, plan->kernel_count, plan->image_count,
       plan->tensor_count);
+  KILN_RETURN_IF_ERROR(text_graphs(d));
+  OUT("\n");
   KILN_RETURN_IF_ERROR(text_io(d));
   KILN_RETURN_IF_ERROR(text_profiles(d));
   KILN_RETURN_IF_ERROR(text_tensors(d));
@@ -669,6 +710,17 @@ static kiln_status_t describe_json(describer_t* d) {
       ", \"blob_bytes\": %zu, "
       "\"expressions\": %" PRIu32 ",\n",
       plan->activation_bytes, plan->blob.size, plan->expr_count);
+  uint32_t host = first_host_layer(plan);
+  if (host != KILN__NONE) {
+    OUT("  \"cuda_graphs\": {\"supported\": false, \"host_layer\": %" PRIu32
+        ", \"reason\": \"",
+        host);
+    KILN_RETURN_IF_ERROR(append_host_reason(d, host));
+    OUT("\"},\n");
+  } else {
+    OUT("  \"cuda_graphs\": {\"supported\": %s},\n",
+        plan->kernel_count ? "true" : "false");
+  }
   KILN_RETURN_IF_ERROR(json_io(d));
   KILN_RETURN_IF_ERROR(json_profiles(d));
   KILN_RETURN_IF_ERROR(json_tensors(d));

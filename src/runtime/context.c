@@ -14,7 +14,10 @@
 //                            parameters.
 //   every enqueue            one cuCtxSetCurrent and one cuLaunchKernel per
 //                            non-empty launch: no allocation, no
-//                            evaluation, no string work.
+//                            evaluation, no string work. In graph mode
+//                            (graph.c, on by default where it is safe)
+//                            one cuGraphLaunch instead, after a capture
+//                            or node update when something changed.
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -224,6 +227,7 @@ static kiln_status_t context_init(kiln_context_t* context) {
   }
   reset_shapes(context);
   context->addresses_changed = true;
+  KILN_RETURN_IF_ERROR(kiln__context_graphs_init(context));
   if (plan->activation_bytes > 0) {
     kiln_device_t* device = context->device;
     KILN_RETURN_IF_ERROR(kiln__device_enter(device));
@@ -248,9 +252,15 @@ static kiln_status_t context_init(kiln_context_t* context) {
 void kiln_context_destroy(kiln_context_t* context) {
   if (!context) return;
   kiln_device_t* device = context->device;
-  if (device && (context->activations || context->scratch)) {
+  bool graphs = context->capture_stream != NULL;
+  for (uint32_t i = 0; context->graphs && i < KILN__CONTEXT_GRAPH_CAPACITY;
+       ++i) {
+    graphs |= context->graphs[i].used;
+  }
+  if (device && (context->activations || context->scratch || graphs)) {
     // Failures cannot be reported here; on a lost device they are expected.
     (void)device->driver->cuCtxSetCurrent(device->cu_context);
+    kiln__context_graphs_clear(context);
     if (context->activations) {
       (void)device->driver->cuMemFree(context->activations);
     }
@@ -884,6 +894,7 @@ static kiln_status_t refresh_addresses(kiln_context_t* context) {
 
 // The slow path of enqueue: whatever changed since the last one.
 static NOINLINE kiln_status_t context_prepare(kiln_context_t* context) {
+  context->graph = NULL;  // looked up again for the new state
   if (context->shapes_changed) {
     KILN_RETURN_IF_ERROR(evaluate(context));
     // Addresses are checked before launches so that a missing one is named
@@ -969,6 +980,12 @@ kiln_status_t kiln_context_enqueue(kiln_context_t* context, void* stream) {
                                __LINE__);
   }
   kiln__cu_stream_t cu_stream = (kiln__cu_stream_t)stream;
+  if (context->graphs_on) {
+    bool launched = false;
+    KILN_RETURN_IF_ERROR(
+        kiln__context_graph_enqueue(context, cu_stream, &launched));
+    if (launched) return NULL;
+  }
   const kiln__runtime_launch_t* launch = context->launches;
   const kiln__runtime_launch_t* end = launch + context->launch_count;
   for (; launch != end; ++launch) {

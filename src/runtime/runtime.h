@@ -14,7 +14,8 @@
 //                   table is serialized by |eval_mutex|.
 //   kiln_context_t  one thread at a time. Retains its engine. Owns input
 //                   shapes, tensor addresses, the activation arena, the
-//                   Triton scratch buffer and one prepared launch per layer.
+//                   Triton scratch buffer, one prepared launch per layer
+//                   and a cache of CUDA graphs by input shapes.
 //
 // A device is "lost" once any call on it, its engines or its contexts sees
 // a CUresult that kiln__cuda_result_code maps to DEVICE_LOST (the sticky
@@ -184,6 +185,36 @@ typedef struct kiln__runtime_layer_t {
   kiln_device_tensor_t* host_tensors;
 } kiln__runtime_layer_t;
 
+// How many graphs a context keeps, one per set of input shapes (and
+// profile); the least recently used one is replaced.
+#define KILN__CONTEXT_GRAPH_CAPACITY 8
+
+// A captured enqueue for one set of input shapes (graph.c).
+typedef struct kiln__runtime_graph_t {
+  bool used;
+  // |nodes[i]| is the kernel node of launches[i], so an address change
+  // updates nodes; otherwise it captures again.
+  bool updatable;
+  uint32_t profile;
+  kiln_dims_t* input_dims;  // the key: plan->input_count shapes
+  uint64_t last_use;        // for replacing the least recently used
+  kiln__cu_graph_t graph;   // kept: the nodes belong to it
+  kiln__cu_graph_exec_t exec;
+  kiln__cu_graph_node_t* nodes;  // plan->layer_count slots
+  uint32_t node_count;
+  // Every AOT layer's parameter bytes as the graph's nodes hold them, at
+  // the context's |graph_param_offsets|.
+  uint8_t* params;
+} kiln__runtime_graph_t;
+
+// Counters of graph mode, for tests and benchmarks.
+typedef struct kiln__context_graph_stats_t {
+  uint64_t captures;      // graphs captured and instantiated
+  uint64_t node_updates;  // cuGraphExecKernelNodeSetParams calls
+  uint64_t launches;      // cuGraphLaunch calls
+  uint64_t evictions;     // graphs replaced because the cache was full
+} kiln__context_graph_stats_t;
+
 struct kiln_context_s {
   kiln_allocator_t allocator;
   kiln_engine_t* engine;  // retained
@@ -216,7 +247,68 @@ struct kiln_context_s {
   bool ready;
   bool values_valid;  // |values| and |dims| hold the current shapes
   uint64_t evaluation_count;
+
+  // CUDA graphs (graph.c). |graphs_on| is |graphs_enabled| and
+  // |graphs_supported|: the driver has the graph functions and no layer
+  // runs on the host.
+  bool graphs_enabled;    // kiln_context_set_graphs; true by default
+  bool graphs_supported;  // fixed at creation
+  bool graphs_on;
+  kiln__runtime_graph_t* graphs;  // KILN__CONTEXT_GRAPH_CAPACITY, or NULL
+  // The graph of the current shapes, in step with the parameters; NULL
+  // after any change until the next enqueue looks it up.
+  kiln__runtime_graph_t* graph;
+  kiln__cu_stream_t capture_stream;  // created at the first capture
+  uint32_t* graph_param_offsets;     // by layer, into a graph's |params|
+  size_t graph_param_bytes;
+  uint64_t graph_clock;
+  kiln__context_graph_stats_t graph_stats;
 };
+
+//===----------------------------------------------------------------------===//
+// Graph mode (graph.c)
+//===----------------------------------------------------------------------===//
+//
+// A context in graph mode captures its launches for each set of input
+// shapes into a CUDA graph the first time it is enqueued with them, and
+// later launches that graph with one cuGraphLaunch. The capture happens on
+// a private non-blocking stream of the context: capturing only records, so
+// nothing runs there, and the graph is then launched on the caller's
+// stream. That keeps the caller's ordering exactly, the legacy default
+// stream (NULL) included, with no events. When only tensor addresses (or
+// the scratch buffer) changed, the nodes whose parameters differ are
+// updated with cuGraphExecKernelNodeSetParams instead of a new capture.
+//
+// Stream mode is used instead when graphs are turned off, when the driver
+// lacks the graph functions, when a layer runs a host implementation, when
+// the caller's stream is itself being captured (its capture then records
+// kiln's launches), and for the rest of the context's life after a capture
+// fails for a reason other than a lost device (logged as a warning).
+
+// Sets up graph mode for a new |context| whose layers are prepared:
+// decides whether graphs are supported and allocates the cache from the
+// context's arena. No driver calls.
+kiln_status_t kiln__context_graphs_init(kiln_context_t* context);
+
+// Destroys every cached graph and the capture stream. Errors are ignored
+// (they cannot be reported from destroy; on a lost device they are
+// expected). The context stays usable.
+void kiln__context_graphs_clear(kiln_context_t* context);
+
+// Launches the prepared enqueue of |context| on |stream| as a graph,
+// capturing or updating it first when needed, and sets |*out_launched|.
+// When it returns NULL with |*out_launched| false, the caller launches in
+// stream mode. The device's context must be current.
+kiln_status_t kiln__context_graph_enqueue(kiln_context_t* context,
+                                          kiln__cu_stream_t stream,
+                                          bool* out_launched);
+
+// Returns the graph counters of |context| (zeros for NULL).
+kiln__context_graph_stats_t kiln__context_graph_stats(
+    const kiln_context_t* context);
+
+// Returns true when |context| would enqueue in graph mode now.
+bool kiln__context_graphs_active(const kiln_context_t* context);
 
 // Returns how many times |context| has evaluated its expressions (once per
 // shape change that is followed by an enqueue or a kiln_context_get_shape).
