@@ -763,7 +763,7 @@ TEST(engine_write_layout) {
   ASSERT_TRUE(n % 64 == 0);
   ASSERT_TRUE(memcmp(d, KILN__ENGINE_MAGIC, 8) == 0);
   ASSERT_EQ_U64(kiln__le_u16(d + KILN__HEADER_OFF_MAJOR), 1);
-  ASSERT_EQ_U64(kiln__le_u16(d + KILN__HEADER_OFF_MINOR), 0);
+  ASSERT_EQ_U64(kiln__le_u16(d + KILN__HEADER_OFF_MINOR), 1);
   ASSERT_EQ_U64(kiln__le_u64(d + KILN__HEADER_OFF_FILE_SIZE), n);
   uint32_t count = kiln__le_u32(d + KILN__HEADER_OFF_SECTION_COUNT);
   ASSERT_EQ_U64(count, KILN__SECTION_ID_END - 1);
@@ -1051,7 +1051,7 @@ TEST(engine_newer_major_refused) {
   kiln_status_t s3 = try_read(e.file.data, e.file.size);
   fixture_free(&e);
   ASSERT_STATUS(s, KILN_STATUS_INCOMPATIBLE,
-                "engine format 2.0 is newer than this kiln reads (1.x)");
+                "engine format 2.1 is newer than this kiln reads (1.x)");
   ASSERT_STATUS(s2, KILN_STATUS_INCOMPATIBLE,
                 "engine format 3.7 is newer than this kiln reads (1.x)");
   ASSERT_STATUS(s3, KILN_STATUS_INCOMPATIBLE,
@@ -1076,10 +1076,17 @@ TEST(engine_newer_minor_skips_unknown_sections) {
   bool same = !s && plans_equal(e.plan, plan, why, sizeof(why));
   kiln__plan_destroy(plan);
   free(file);
-  // The same section in a 1.0 file is corruption.
+  // The same section in a 1.0 file (which has no SIZE_TENSORS section) is
+  // corruption.
+  size_t size_tensors = 0;
+  while (sections.entries[size_tensors].id != KILN__SECTION_SIZE_TENSORS) {
+    ++size_tensors;
+  }
+  sections.entries[size_tensors].id = 0;  // dropped by build
   ASSERT_TRUE(sections_build(&sections, 1, 0, &file, &size));
   kiln_status_t s10 = try_read(file, size);
   free(file);
+  sections.entries[size_tensors].id = KILN__SECTION_SIZE_TENSORS;
   // A must-understand section of a newer minor is refused.
   sections.entries[sections.count - 1].flags =
       KILN__SECTION_FLAG_MUST_UNDERSTAND;
@@ -1106,19 +1113,22 @@ TEST(engine_section_table_rules) {
   // A missing section.
   section_copy_t removed = sections.entries[1];
   sections.entries[1].id = 0;  // dropped by build
-  ASSERT_TRUE(sections_build(&sections, 1, 0, &file, &size));
+  ASSERT_TRUE(
+      sections_build(&sections, 1, KILN__ENGINE_FORMAT_MINOR, &file, &size));
   kiln_status_t missing = try_read(file, size);
   free(file);
   sections.entries[1] = removed;
   // A repeated section.
   sections.entries[2].id = KILN__SECTION_INFO;
-  ASSERT_TRUE(sections_build(&sections, 1, 0, &file, &size));
+  ASSERT_TRUE(
+      sections_build(&sections, 1, KILN__ENGINE_FORMAT_MINOR, &file, &size));
   kiln_status_t repeated = try_read(file, size);
   free(file);
   sections.entries[2].id = KILN__SECTION_TENSORS;
   // A record count that does not match the size.
   sections.entries[2].count += 1;
-  ASSERT_TRUE(sections_build(&sections, 1, 0, &file, &size));
+  ASSERT_TRUE(
+      sections_build(&sections, 1, KILN__ENGINE_FORMAT_MINOR, &file, &size));
   kiln_status_t count = try_read(file, size);
   free(file);
   sections.entries[2].count -= 1;
@@ -1591,7 +1601,7 @@ TEST(engine_describe_text) {
   ASSERT_OK(s);
   const char* text = (const char*)kiln_blob_bytes(blob).data;
   static const char* const expected[] = {
-      "kiln engine: format 1.0, ",
+      "kiln engine: format 1.1, ",
       "tactics timed on sm_90",
       "inputs (1):\n  \"x\": float32 LINEAR [x[0], 256] (tensor 0)",
       "outputs (1):\n  \"y\": float32 LINEAR [x[0], 256] (tensor 3)",
@@ -1745,9 +1755,37 @@ TEST(engine_describe_rejects_corrupt) {
 
 // Writes the seed corpus of the engine_load_fuzz target into the folder
 // named by KILN_ENGINE_CORPUS_OUT (skipped without it).
+// size_tensor_test.c: an engine with a size tensor, built by kiln_build.
+kiln_status_t kiln_test_build_nonzero_engine(bool count_is_output,
+                                             kiln_dtype_t count_dtype,
+                                             kiln_blob_t** out_engine);
+
+// Writes |engine| to |dir|/|name|.kiln; false when it cannot.
+static bool write_seed(const char* dir, const char* name,
+                       kiln_const_bytes_t engine) {
+  char path[1024];
+  snprintf(path, sizeof(path), "%s/%s.kiln", dir, name);
+  FILE* f = fopen(path, "wb");
+  bool ok = f && fwrite(engine.data, 1, engine.size, f) == engine.size;
+  if (f) fclose(f);
+  return ok;
+}
+
 TEST(engine_write_fuzz_seeds) {
   const char* dir = getenv("KILN_ENGINE_CORPUS_OUT");
   if (!dir) SKIP("set KILN_ENGINE_CORPUS_OUT to write the seed corpus");
+  // Engines with size tensors (format 1.1): an int32 count that is an
+  // output, and an internal int64 one.
+  for (int internal = 0; internal < 2; ++internal) {
+    kiln_blob_t* engine = NULL;
+    ASSERT_OK(kiln_test_build_nonzero_engine(
+        !internal, internal ? KILN_DTYPE_INT64 : KILN_DTYPE_INT32, &engine));
+    bool written = write_seed(
+        dir, internal ? "size_tensor_internal" : "size_tensor_output",
+        kiln_blob_bytes(engine));
+    kiln_blob_destroy(engine);
+    ASSERT_TRUE(written);
+  }
   fixture_t engines[4];
   ASSERT_OK(fixture_make(&engines[0], kiln_allocator_system()));
   ASSERT_OK(fixture_make_host(&engines[1], kiln_allocator_system()));
@@ -1758,15 +1796,37 @@ TEST(engine_write_fuzz_seeds) {
                                        "utf8_names", "empty"};
   bool ok = true;
   for (int i = 0; i < 4; ++i) {
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/%s.kiln", dir, names[i]);
-    FILE* f = fopen(path, "wb");
-    if (!f || fwrite(engines[i].file.data, 1, engines[i].file.size, f) !=
-                  engines[i].file.size) {
-      ok = false;
-    }
-    if (f) fclose(f);
+    kiln_const_bytes_t bytes = {engines[i].file.data, engines[i].file.size};
+    ok &= write_seed(dir, names[i], bytes);
     fixture_free(&engines[i]);
   }
   ASSERT_TRUE(ok);
+}
+
+// Engines of format 1.0 (without the SIZE_TENSORS section) still load: the
+// corpus keeps built ones.
+TEST(engine_reads_format_1_0) {
+  char path[1024];
+  snprintf(path, sizeof(path),
+           "%s/fuzz/corpus/engine_load_fuzz/built_add_plugin.engine",
+           KILN_SOURCE_DIR);
+  uint8_t* data = NULL;
+  size_t size = 0;
+  if (!kiln_test_read_file(path, &data, &size)) FAIL("cannot read %s", path);
+  kiln_const_bytes_t bytes = {data, size};
+  kiln__engine_file_info_t info;
+  bool have_info = kiln__engine_file_info(bytes, &info);
+  kiln__plan_t* plan = NULL;
+  kiln_status_t s = kiln__engine_read(bytes, kiln_allocator_system(), &plan);
+  uint32_t size_tensors = 0;
+  for (uint32_t t = 0; !s && t < plan->tensor_count; ++t) {
+    size_tensors += plan->tensors[t].is_size_tensor;
+  }
+  kiln__plan_destroy(plan);
+  free(data);
+  ASSERT_TRUE(have_info);
+  ASSERT_EQ_U64(info.format_major, 1);
+  ASSERT_EQ_U64(info.format_minor, 0);
+  ASSERT_OK(s);
+  ASSERT_EQ_U64(size_tensors, 0);
 }

@@ -34,4 +34,5 @@
   X(engine_describe_corpus)                       \
   X(engine_describe_escapes_names)                \
   X(engine_describe_rejects_corrupt)              \
-  X(engine_write_fuzz_seeds)
+  X(engine_write_fuzz_seeds)                      \
+  X(engine_reads_format_1_0)

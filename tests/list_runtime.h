@@ -23,6 +23,7 @@
   X(runtime_static_input_shapes)                              \
   X(runtime_get_shape_and_profiles)                           \
   X(runtime_enqueue_names_what_is_missing)                    \
+  X(runtime_set_tensor_addresses_binds_in_one_call)           \
   X(runtime_enqueue_launches_evaluated_recipe)                \
   X(runtime_param_buffer_layout)                              \
   X(runtime_triton_scratch_both_regions)                      \

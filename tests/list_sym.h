@@ -32,6 +32,12 @@
   X(sym_deserialize_truncations_and_flips) \
   X(sym_deserialize_rejects_corruption)    \
   X(sym_deserialize_depth_limit)           \
-  X(sym_oom_sweep)
+  X(sym_oom_sweep)                         \
+  X(sym_bounds_interval_arithmetic)        \
+  X(sym_bounds_errors)                     \
+  X(sym_bounds_are_sound)                  \
+  X(sym_bounds_shared_dag_is_linear)       \
+  X(sym_size_tensor_rewrite_and_visit)     \
+  X(sym_size_tensor_rewrite_oom_sweep)
 
 #endif  // KILN_TESTS_LIST_SYM_H_

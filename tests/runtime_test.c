@@ -1620,6 +1620,59 @@ TEST(runtime_enqueue_names_what_is_missing) {
   ASSERT_EQ_I64(launches, 0);
 }
 
+TEST(runtime_set_tensor_addresses_binds_in_one_call) {
+  kiln_test_engine_spec_t spec = kiln_test_engine_spec_default();
+  rig_t rig;
+  RIG_OPEN(spec, 90, NULL, rig);
+  static const uint8_t sizes[] = {8, 4, 8};
+  fake_record_params(sizes, 3);
+  int64_t n = 1000;
+  const uint64_t both[2] = {rig.x, rig.y};
+  const uint64_t swapped[2] = {rig.y, rig.x};
+  kiln_status_t s_null = kiln_context_set_tensor_addresses(NULL, 2, both);
+  kiln_status_t s_no_array =
+      kiln_context_set_tensor_addresses(rig.context, 2, NULL);
+  kiln_status_t s_too_many =
+      kiln_context_set_tensor_addresses(rig.context, 3, both);
+  kiln_status_t s_none =
+      kiln_context_set_tensor_addresses(rig.context, 0, NULL);
+  kiln_status_t s_shape = kiln_context_set_input_shape(rig.context, "x", 1, &n);
+  // The failures above bound nothing; binding 0 alone leaves 'y' unbound.
+  kiln_status_t s_first =
+      kiln_context_set_tensor_addresses(rig.context, 1, both);
+  kiln_status_t s_missing = kiln_context_enqueue(rig.context, NULL);
+  kiln_status_t s_both =
+      kiln_context_set_tensor_addresses(rig.context, 2, both);
+  kiln_status_t s_run = kiln_context_enqueue(rig.context, NULL);
+  fake_launch_t first = fake.history[0];
+  kiln_status_t s_swap =
+      kiln_context_set_tensor_addresses(rig.context, 2, swapped);
+  kiln_status_t s_run2 = kiln_context_enqueue(rig.context, NULL);
+  fake_launch_t second = fake.history[1];
+  int launches = fake.launches;
+  uint64_t x = rig.x, y = rig.y;
+  rig_close(&rig);
+  ASSERT_STATUS(s_null, KILN_STATUS_INVALID_ARGUMENT, "NULL context");
+  ASSERT_STATUS(s_no_array, KILN_STATUS_INVALID_ARGUMENT, "or addresses");
+  ASSERT_STATUS(s_too_many, KILN_STATUS_OUT_OF_RANGE,
+                "3 addresses for an engine with 2 bindings");
+  ASSERT_OK(s_none);
+  ASSERT_OK(s_shape);
+  ASSERT_OK(s_first);
+  ASSERT_STATUS(s_missing, KILN_STATUS_FAILED_PRECONDITION,
+                "'y' has no device address");
+  ASSERT_OK(s_both);
+  ASSERT_OK(s_run);
+  ASSERT_OK(s_swap);
+  ASSERT_OK(s_run2);
+  ASSERT_EQ_I64(launches, 2);
+  ASSERT_EQ_U64(first.values[0], x);
+  ASSERT_EQ_U64(first.values[1], 1000);
+  ASSERT_EQ_U64(first.values[2], y);
+  ASSERT_EQ_U64(second.values[0], y);
+  ASSERT_EQ_U64(second.values[2], x);
+}
+
 TEST(runtime_enqueue_launches_evaluated_recipe) {
   kiln_test_engine_spec_t spec = kiln_test_engine_spec_default();
   rig_t rig;
@@ -3119,4 +3172,248 @@ TEST(runtime_context_create_allocation_failure_sweep) {
                 "allocating the activation arena of 8388608 bytes");
   ASSERT_EQ_I64(live, base_live);
   ASSERT_EQ_I64(fake.mem_live, 0);
+}
+
+//===----------------------------------------------------------------------===//
+// Size tensors: data-dependent output shapes
+//===----------------------------------------------------------------------===//
+
+// size_tensor_test.c: x [n in 1..4096] -> test::nonzero "nz" -> values int32
+// [s2], count (tensor 2; |count_dtype|), upper bound n.
+kiln_status_t kiln_test_build_nonzero_engine(bool count_is_output,
+                                             kiln_dtype_t count_dtype,
+                                             kiln_blob_t** out_engine);
+
+static int fake_dtoh_async_calls;
+
+static kiln__cu_result_t fake_dtoh_async(void* dst, kiln__cu_deviceptr_t src,
+                                         size_t n, kiln__cu_stream_t stream) {
+  (void)stream;
+  ++fake_dtoh_async_calls;
+  memcpy(dst, (const void*)(uintptr_t)src, n);
+  return KILN_CUDA_SUCCESS;
+}
+
+typedef struct dds_rig_t {
+  kiln_device_t* device;
+  kiln_engine_t* engine;
+  kiln_context_t* context;
+  uint64_t x, values, count;
+  bool count_is_output;
+  kiln_dtype_t count_dtype;
+} dds_rig_t;
+
+static kiln_status_t dds_open(bool count_is_output, kiln_dtype_t count_dtype,
+                              bool graphs, dds_rig_t* r) {
+  memset(r, 0, sizeof(*r));
+  r->count_is_output = count_is_output;
+  r->count_dtype = count_dtype;
+  kiln_blob_t* bytes = NULL;
+  kiln_status_t s =
+      kiln_test_build_nonzero_engine(count_is_output, count_dtype, &bytes);
+  if (!s) s = fake_device(90, &r->device);
+  if (!s) {
+    if (graphs) fake_enable_graphs(true);
+    fake_driver.cuMemcpyDtoHAsync = fake_dtoh_async;
+    fake_dtoh_async_calls = 0;
+    s = kiln_engine_load(r->device, kiln_blob_bytes(bytes), NULL,
+                         kiln_allocator_system(), &r->engine);
+  }
+  kiln_blob_destroy(bytes);
+  if (!s) {
+    s = kiln_context_create(r->engine, kiln_allocator_system(), &r->context);
+  }
+  if (!s) s = kiln_device_malloc(r->device, 4096 * 4, &r->x);
+  if (!s) s = kiln_device_malloc(r->device, 4096 * 4, &r->values);
+  if (!s) s = kiln_device_malloc(r->device, 8, &r->count);
+  return s;
+}
+
+static void dds_close(dds_rig_t* r) {
+  if (r->device) {
+    kiln_status_free(kiln_device_free(r->device, r->x));
+    kiln_status_free(kiln_device_free(r->device, r->values));
+    kiln_status_free(kiln_device_free(r->device, r->count));
+  }
+  kiln_context_destroy(r->context);
+  kiln_engine_release(r->engine);
+  kiln_device_release(r->device);
+}
+
+// What the kernel would do: writes |value| into the count (where the
+// context keeps it when it is internal).
+static void dds_write_count(const dds_rig_t* r, int64_t value) {
+  uint64_t address = r->count_is_output ? r->count : r->context->addresses[2];
+  if (r->count_dtype == KILN_DTYPE_INT32) {
+    int32_t v = (int32_t)value;
+    memcpy((void*)(uintptr_t)address, &v, sizeof(v));
+  } else {
+    memcpy((void*)(uintptr_t)address, &value, sizeof(value));
+  }
+}
+
+TEST(runtime_size_tensor_io_info_and_bounds) {
+  dds_rig_t r;
+  kiln_status_t s = dds_open(true, KILN_DTYPE_INT64, false, &r);
+  kiln_io_info_t values, count;
+  memset(&values, 0, sizeof(values));
+  memset(&count, 0, sizeof(count));
+  if (!s) s = kiln_engine_io_info(r.engine, 1, &values);
+  if (!s) s = kiln_engine_io_info(r.engine, 2, &count);
+  int64_t n = 100;
+  if (!s) s = kiln_context_set_input_shape(r.context, "x", 1, &n);
+  int32_t rank = 0;
+  int64_t dims[KILN_MAX_RANK] = {0};
+  if (!s) s = kiln_context_get_shape(r.context, "values", &rank, dims);
+  uint64_t values_bytes = 0, count_bytes = 0;
+  if (!s) {
+    s = kiln_context_get_max_output_size(r.context, "values", &values_bytes);
+  }
+  if (!s) {
+    s = kiln_context_get_max_output_size(r.context, "count", &count_bytes);
+  }
+  uint64_t unused = 0;
+  kiln_status_t s_input =
+      kiln_context_get_max_output_size(r.context, "x", &unused);
+  int32_t early_rank = 0;
+  int64_t early_dims[KILN_MAX_RANK];
+  kiln_status_t s_early = kiln_context_read_output_shape(
+      r.context, "values", NULL, &early_rank, early_dims);
+  // The names are borrowed from the engine: compare them before closing.
+  bool names = !s && strcmp(values.name, "values") == 0 &&
+               strcmp(count.name, "count") == 0;
+  dds_close(&r);
+  ASSERT_OK(s);
+  ASSERT_TRUE(names);
+  ASSERT_EQ_I64(values.dims[0], -1);
+  ASSERT_EQ_U64(values.data_dependent_dims, 1);
+  ASSERT_FALSE(values.is_size_tensor);
+  ASSERT_TRUE(count.is_size_tensor);
+  ASSERT_EQ_U64(count.data_dependent_dims, 0);
+  ASSERT_EQ_I64(count.rank, 0);
+  // Before the run, the shape is (-1,) and the memory is the upper bound's.
+  ASSERT_EQ_I64(rank, 1);
+  ASSERT_EQ_I64(dims[0], -1);
+  ASSERT_EQ_U64(values_bytes, 400);
+  ASSERT_EQ_U64(count_bytes, 8);
+  ASSERT_STATUS(s_input, KILN_STATUS_INVALID_ARGUMENT,
+                "'x' is an input of the engine, not an output");
+  ASSERT_STATUS(s_early, KILN_STATUS_FAILED_PRECONDITION,
+                "output 'values' has a data-dependent shape, known only "
+                "after an enqueue");
+}
+
+TEST(runtime_size_tensor_read_output_shape) {
+  static const kiln_dtype_t dtypes[2] = {KILN_DTYPE_INT32, KILN_DTYPE_INT64};
+  for (int variant = 0; variant < 8; ++variant) {
+    bool count_is_output = variant & 1;
+    kiln_dtype_t dtype = dtypes[(variant >> 1) & 1];
+    bool graphs = variant & 4;
+    dds_rig_t r;
+    kiln_status_t s = dds_open(count_is_output, dtype, graphs, &r);
+    int64_t n = 100;
+    if (!s) s = kiln_context_set_input_shape(r.context, "x", 1, &n);
+    if (!s) s = kiln_context_set_tensor_address(r.context, "x", r.x);
+    if (!s) {
+      s = kiln_context_set_tensor_address(r.context, "values", r.values);
+    }
+    if (!s && count_is_output) {
+      s = kiln_context_set_tensor_address(r.context, "count", r.count);
+    }
+    int32_t rank = 0;
+    int64_t dims[KILN_MAX_RANK] = {0};
+    int64_t got[3] = {-2, -2, -2};
+    static const int64_t counts[3] = {37, 0, 100};
+    for (int k = 0; k < 3 && !s; ++k) {
+      s = kiln_context_enqueue(r.context, NULL);
+      if (!s) dds_write_count(&r, counts[k]);
+      if (!s) {
+        s = kiln_context_read_output_shape(r.context, "values", NULL, &rank,
+                                           dims);
+      }
+      got[k] = s ? -2 : dims[0];
+    }
+    // Above the bound, below 0.
+    if (!s) dds_write_count(&r, 101);
+    kiln_status_t above = s ? NULL
+                            : kiln_context_read_output_shape(
+                                  r.context, "values", NULL, &rank, dims);
+    if (!s) dds_write_count(&r, -3);
+    kiln_status_t below = s ? NULL
+                            : kiln_context_read_output_shape(
+                                  r.context, "values", NULL, &rank, dims);
+    // A shape change asks for another enqueue first.
+    n = 50;
+    if (!s) s = kiln_context_set_input_shape(r.context, "x", 1, &n);
+    kiln_status_t stale = s ? NULL
+                            : kiln_context_read_output_shape(
+                                  r.context, "values", NULL, &rank, dims);
+    if (!s) s = kiln_context_enqueue(r.context, NULL);
+    if (!s) dds_write_count(&r, 50);
+    if (!s) {
+      s = kiln_context_read_output_shape(r.context, "values", NULL, &rank,
+                                         dims);
+    }
+    int64_t after = s ? -2 : dims[0];
+    kiln__context_graph_stats_t stats = kiln__context_graph_stats(r.context);
+    int copies = fake_dtoh_async_calls;
+    dds_close(&r);
+    ASSERT_OK(s);
+    ASSERT_EQ_I64(got[0], 37);
+    ASSERT_EQ_I64(got[1], 0);
+    ASSERT_EQ_I64(got[2], 100);
+    ASSERT_EQ_I64(after, 50);
+    ASSERT_EQ_I64(copies, 6);
+    ASSERT_EQ_I64(stats.launches, graphs ? 4 : 0);
+    char message[256];
+    snprintf(message, sizeof(message),
+             "layer 0 'nz' (plugin 'test::nonzero') wrote 101 to size "
+             "tensor %s, above its upper bound 100 for the current input "
+             "shapes; the shape of output 'values' is unknown",
+             count_is_output ? "output 'count'" : "tensor 2");
+    ASSERT_STATUS(above, KILN_STATUS_OUT_OF_RANGE, message);
+    ASSERT_STATUS(below, KILN_STATUS_OUT_OF_RANGE, "wrote -3 to size tensor");
+    ASSERT_STATUS(stale, KILN_STATUS_FAILED_PRECONDITION,
+                  "call kiln_context_enqueue after the last change");
+  }
+}
+
+// A driver error while reading the count is reported, naming the tensor.
+static kiln__cu_result_t fake_dtoh_async_fails(void* dst,
+                                               kiln__cu_deviceptr_t src,
+                                               size_t n,
+                                               kiln__cu_stream_t stream) {
+  (void)dst;
+  (void)src;
+  (void)n;
+  (void)stream;
+  return KILN_CUDA_ERROR_INVALID_VALUE;
+}
+
+TEST(runtime_size_tensor_read_failure_names_the_tensor) {
+  dds_rig_t r;
+  kiln_status_t s = dds_open(true, KILN_DTYPE_INT32, false, &r);
+  int64_t n = 10;
+  if (!s) s = kiln_context_set_input_shape(r.context, "x", 1, &n);
+  if (!s) s = kiln_context_set_tensor_address(r.context, "x", r.x);
+  if (!s) s = kiln_context_set_tensor_address(r.context, "values", r.values);
+  if (!s) s = kiln_context_set_tensor_address(r.context, "count", r.count);
+  if (!s) s = kiln_context_enqueue(r.context, NULL);
+  fake_driver.cuMemcpyDtoHAsync = fake_dtoh_async_fails;
+  int32_t rank = 0;
+  int64_t dims[KILN_MAX_RANK];
+  kiln_status_t failed = s ? NULL
+                           : kiln_context_read_output_shape(r.context, "values",
+                                                            NULL, &rank, dims);
+  // A static output needs no copy: the count itself.
+  kiln_status_t count_shape =
+      s ? NULL
+        : kiln_context_read_output_shape(r.context, "count", NULL, &rank, dims);
+  int32_t count_rank = rank;
+  dds_close(&r);
+  ASSERT_OK(s);
+  ASSERT_STATUS(failed, KILN_STATUS_INVALID_ARGUMENT,
+                "reading size tensor output 'count'");
+  ASSERT_OK(count_shape);
+  ASSERT_EQ_I64(count_rank, 0);
 }

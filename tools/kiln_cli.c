@@ -25,12 +25,15 @@ static const char kUsage[] =
     "      Verifies ENGINE and prints its layers, kernels, expressions, I/O,\n"
     "      profiles and sizes (no GPU needed).\n"
     "  kiln run ENGINE [options]\n"
-    "      Runs ENGINE on the GPU with random or given inputs, prints output\n"
-    "      statistics and the time per run.\n"
+    "      Runs ENGINE on the GPU with random or given inputs, prints the\n"
+    "      outputs' shapes (data-dependent ones as the run produced them) and\n"
+    "      statistics, and the time per run.\n"
     "      --shape NAME=D0xD1...   shape of a dynamic input (e.g. x=1024 or\n"
     "                              x=8x4096); default: the profile's opt\n"
     "      --input NAME=FILE.npy   input data from a .npy file\n"
-    "      --save-outputs DIR      write each output to DIR/NAME.npy\n"
+    "      --save-outputs DIR      write each output to DIR/NAME.npy (a\n"
+    "                              data-dependent output at the shape the\n"
+    "                              run produced)\n"
     "      --iterations N          timed runs (default 100)\n"
     "      --warmup N              untimed runs first (default 10)\n"
     "      --seed S                random input seed (default 1)\n"
@@ -346,8 +349,9 @@ static const char* find_named(const named_arg_t* items, int count,
 typedef struct binding_t {
   kiln_io_info_t info;
   int32_t rank;
-  int64_t dims[KILN_MAX_RANK];
-  size_t bytes;
+  int64_t dims[KILN_MAX_RANK];  // outputs: the shape the run produced
+  size_t bytes;   // allocated; a data-dependent output's upper bound
+  size_t actual;  // the bytes |dims| take
   uint64_t address;
   uint8_t* host;
 } binding_t;
@@ -512,16 +516,17 @@ static kiln_status_t run_engine(const run_options_t* opt) {
   for (uint32_t i = 0; i < io_count && !status; ++i) {
     binding_t* b = &bindings[i];
     if (b->info.is_input) continue;
-    status = kiln_context_get_shape(context, b->info.name, &b->rank, b->dims);
+    // A data-dependent output gets the memory of its upper bound.
+    uint64_t max_bytes = 0;
+    status =
+        kiln_context_get_max_output_size(context, b->info.name, &max_bytes);
     if (status) break;
-    size_t count = element_count(b->rank, b->dims);
-    if (count == SIZE_MAX ||
-        __builtin_mul_overflow(count, kiln_dtype_size(b->info.dtype),
-                               &b->bytes)) {
+    if (max_bytes > SIZE_MAX) {
       status = kiln_make_status(KILN_STATUS_OUT_OF_RANGE,
                                 "output '%s' is too large", b->info.name);
       break;
     }
+    b->bytes = (size_t)max_bytes;
     b->host = (uint8_t*)malloc(b->bytes ? b->bytes : 1);
     if (!b->host) {
       status = kiln_make_status(KILN_STATUS_RESOURCE_EXHAUSTED,
@@ -537,13 +542,32 @@ static kiln_status_t run_engine(const run_options_t* opt) {
           kiln_context_set_tensor_address(context, b->info.name, b->address);
     }
   }
-  // One run for the results, then the timed runs.
+  // One run for the results (and the actual shapes of data-dependent
+  // outputs), then the timed runs.
   if (!status) status = kiln_context_enqueue(context, NULL);
   if (!status) status = kiln_device_synchronize(device);
   for (uint32_t i = 0; i < io_count && !status; ++i) {
     binding_t* b = &bindings[i];
-    if (b->info.is_input || !b->bytes) continue;
-    status = kiln_device_copy_to_host(device, b->host, b->address, b->bytes);
+    if (b->info.is_input) {
+      b->actual = b->bytes;
+      continue;
+    }
+    status = kiln_context_read_output_shape(context, b->info.name, NULL,
+                                            &b->rank, b->dims);
+    if (status) break;
+    size_t count = element_count(b->rank, b->dims);
+    if (count == SIZE_MAX ||
+        __builtin_mul_overflow(count, kiln_dtype_size(b->info.dtype),
+                               &b->actual) ||
+        b->actual > b->bytes) {
+      status = kiln_make_status(KILN_STATUS_INTERNAL,
+                                "output '%s' is larger than its memory",
+                                b->info.name);
+      break;
+    }
+    if (b->actual) {
+      status = kiln_device_copy_to_host(device, b->host, b->address, b->actual);
+    }
   }
   double median_us = 0, min_us = 0;
   if (!status && opt->iterations) {
@@ -579,6 +603,10 @@ static kiln_status_t run_engine(const run_options_t* opt) {
         printf(" min %.6g max %.6g mean %.6g", lo, hi, sum / (double)finite);
       }
       if (nonfinite) printf(" non-finite %zu", nonfinite);
+      if (b->info.data_dependent_dims) {
+        printf(" (data-dependent shape; %zu of %zu bytes)", b->actual,
+               b->bytes);
+      }
       printf("\n");
     }
     if (opt->iterations) {
@@ -596,7 +624,7 @@ static kiln_status_t run_engine(const run_options_t* opt) {
       char path[4096];
       snprintf(path, sizeof(path), "%s/%s.npy", opt->save_dir, b->info.name);
       status = kiln_npy_write(path, b->info.dtype, b->rank, b->dims, b->host,
-                              b->bytes);
+                              b->actual);
       if (!status) printf("saved %s\n", path);
     }
   }

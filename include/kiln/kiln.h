@@ -851,7 +851,16 @@ typedef struct kiln_io_info_t {
   bool is_input;
   kiln_dtype_t dtype;
   int32_t rank;
-  int64_t dims[KILN_MAX_RANK];  // -1 where the dimension depends on shapes
+  // -1 where the dimension depends on the input shapes or on data.
+  int64_t dims[KILN_MAX_RANK];
+  // Bit j is set when dimension j of an output is data-dependent: it
+  // depends on a value a layer computes (a size tensor, such as the number
+  // of non-zero elements), so it is known only after the engine ran (see
+  // kiln_context_read_output_shape).
+  uint32_t data_dependent_dims;
+  // True for a size tensor: a rank-0 int32 or int64 output whose value a
+  // layer computes and other outputs' data-dependent dimensions use.
+  bool is_size_tensor;
 } kiln_io_info_t;
 
 // Describes binding |index| (inputs first, in the network's order, then
@@ -899,20 +908,97 @@ kiln_context_set_input_shape(kiln_context_t* context, const char* name,
 // Writes the shape of binding |name| for the current input shapes:
 // |*out_rank| and |out_dims[0..rank-1]| (|out_dims| must hold KILN_MAX_RANK
 // values). For an output this evaluates the shape expressions when input
-// shapes changed. NOT_FOUND listing the bindings; FAILED_PRECONDITION
-// naming an input whose shape is not set; OUT_OF_RANGE when an expression
+// shapes changed. A data-dependent dimension of an output (one that depends
+// on a size tensor's value, see kiln_io_info_t) is reported as -1, as
+// TensorRT does: bind kiln_context_get_max_output_size bytes for such an
+// output and ask kiln_context_read_output_shape after the enqueue. Does not
+// synchronize. NOT_FOUND listing the bindings; FAILED_PRECONDITION naming
+// an input whose shape is not set; OUT_OF_RANGE when an expression
 // overflows; DEVICE_LOST.
 KILN_API KILN_MUST_USE_RESULT kiln_status_t
 kiln_context_get_shape(kiln_context_t* context, const char* name,
                        int32_t* out_rank, int64_t* out_dims);
 
+// Writes to |*out_bytes| how many bytes output |name| may take for the
+// current input shapes: the memory to bind to it (TensorRT's
+// getMaxOutputSize). For an output whose shape is known before the run,
+// its exact size; for a data-dependent one, its size at the upper bounds of
+// its dimensions (interval arithmetic with each size tensor between 0 and
+// the upper bound its plugin declared, evaluated for the current input
+// shapes), which is never more than the engine planned for the profile.
+// Does not synchronize. Not thread-safe on one |context|. INVALID_ARGUMENT
+// for NULL arguments or an input's |name|; NOT_FOUND listing the bindings;
+// FAILED_PRECONDITION naming an input whose shape is not set; OUT_OF_RANGE
+// when an expression overflows; DEVICE_LOST.
+KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_context_get_max_output_size(
+    kiln_context_t* context, const char* name, uint64_t* out_bytes);
+
+// Writes the actual shape of output |name| as the last enqueue of |context|
+// computed it: |*out_rank| and |out_dims[0..rank-1]| (|out_dims| must hold
+// KILN_MAX_RANK values). For an output without data-dependent dimensions
+// this is kiln_context_get_shape and nothing is synchronized. For a
+// data-dependent output it SYNCHRONIZES: it copies the values of the size
+// tensors the shape uses from the device on |stream| (a CUstream; NULL is
+// the legacy default stream; pass the stream of the enqueue), waits until
+// |stream| is done (cuStreamSynchronize), checks each value against 0 and
+// the upper bound its plugin declared for the current input shapes, and
+// evaluates the shape. Works the same after a graph-mode enqueue. The
+// values are those of the last enqueue: call it before enqueuing again.
+// Not thread-safe on one |context|.
+//
+// Returns INVALID_ARGUMENT for NULL arguments or an input's |name|;
+// NOT_FOUND listing the bindings; FAILED_PRECONDITION for a data-dependent
+// output when no enqueue succeeded since the input shapes or tensor
+// addresses last changed; OUT_OF_RANGE naming the layer, the size tensor,
+// its value and its bound when a kernel wrote a count below 0 or above the
+// upper bound (the output holds no more than the bound: nothing was read
+// past it), or when a dimension evaluates below 0; the driver's error
+// (DEVICE_LOST for a fault of the enqueued work).
+//
+// Example (an engine whose output "indices" has the shape [count]):
+//
+//   uint64_t bytes = 0;
+//   kiln_status_t status =
+//       kiln_context_get_max_output_size(context, "indices", &bytes);
+//   ... allocate |bytes|, bind it with kiln_context_set_tensor_address ...
+//   if (!status) status = kiln_context_enqueue(context, stream);
+//   int32_t rank = 0;
+//   int64_t dims[KILN_MAX_RANK];
+//   if (!status) {
+//     status = kiln_context_read_output_shape(context, "indices", stream,
+//                                             &rank, dims);
+//   }
+//   // dims[0] elements of "indices" hold the result.
+KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_context_read_output_shape(
+    kiln_context_t* context, const char* name, void* stream, int32_t* out_rank,
+    int64_t* out_dims);
+
 // Binds input or output |name| to device memory at |address| (0 is allowed
 // for tensors with no elements). The memory must hold the tensor at its
-// current shape when enqueued. An output that aliases an input needs no
-// address; one that is set must equal the input's. NOT_FOUND listing the
-// bindings; DEVICE_LOST.
+// current shape when enqueued (a data-dependent output:
+// kiln_context_get_max_output_size bytes). An output that aliases an input
+// needs no address; one that is set must equal the input's. NOT_FOUND
+// listing the bindings; DEVICE_LOST.
 KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_context_set_tensor_address(
     kiln_context_t* context, const char* name, uint64_t address);
+
+// Binds bindings 0 to |count| - 1 (numbered as kiln_engine_io_info numbers
+// them: inputs, then outputs) to |addresses[0..count-1]| in one call, as
+// |count| calls of kiln_context_set_tensor_address would, for callers that
+// bind every tensor before each enqueue (the Python binding). Bindings from
+// |count| on keep their addresses. Nothing is bound when it fails. Not
+// thread-safe on one |context|. Returns INVALID_ARGUMENT for a NULL
+// |context|, or NULL |addresses| with a nonzero |count|; OUT_OF_RANGE naming
+// both numbers when |count| exceeds the engine's bindings; DEVICE_LOST.
+//
+// Example (an engine with input "x" and output "y"):
+//
+//   const uint64_t addresses[2] = {x_address, y_address};
+//   kiln_status_t status =
+//       kiln_context_set_tensor_addresses(context, 2, addresses);
+//   if (!status) status = kiln_context_enqueue(context, stream);
+KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_context_set_tensor_addresses(
+    kiln_context_t* context, uint32_t count, const uint64_t* addresses);
 
 // Launches the engine on |stream| (a CUstream; NULL is the legacy default
 // stream) and returns without waiting. The first enqueue after a shape

@@ -115,6 +115,26 @@ KILN_API kiln_sym_t kiln_sym_dim(kiln_sym_table_t* table, uint32_t tensor,
 // size tensor in its plugin) with an |opt| value used for tuning and an
 // |upper_bound| used for memory planning. Neither may itself use a size
 // tensor.
+//
+// A describe callback uses it in the dimensions of the plugin's other
+// outputs (data-dependent shapes) and marks output |index| is_size_tensor
+// (rank 0, int32 or int64); the kernel writes the data and the count, which
+// must lie in [0, |upper_bound|]. The builder plans such outputs at the
+// upper bound of their dimensions; launch parameters, extra arguments and
+// the inputs of later layers may not depend on a size tensor (UNIMPLEMENTED;
+// see kiln_context_read_output_shape in kiln.h for the runtime side). In the
+// output descriptors the later callbacks (autotune, aot_impl) receive, the
+// builder has renamed each placeholder to name the engine's tensor instead
+// of the output index; treat them as opaque dimensions.
+//
+// Example (the positions of the non-zero elements of x [n]):
+//
+//   kiln_sym_t n = args->inputs[0].dims[0];
+//   kiln_sym_t half = kiln_sym_floor_div(sym, n, kiln_sym_const(sym, 2));
+//   kiln_sym_t count = kiln_sym_size_tensor(sym, 1, half, n);
+//   outputs[0] = kiln_tensor_desc_make(KILN_DTYPE_INT32, 1, &count);
+//   outputs[1] = kiln_tensor_desc_make(KILN_DTYPE_INT32, 0, NULL);
+//   outputs[1].is_size_tensor = true;
 KILN_API kiln_sym_t kiln_sym_size_tensor(kiln_sym_table_t* table,
                                          uint32_t index, kiln_sym_t opt,
                                          kiln_sym_t upper_bound);

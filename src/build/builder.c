@@ -972,6 +972,48 @@ static kiln_status_t add_layer_args(builder_t* b, const kiln_aot_result_t* r,
   return NULL;
 }
 
+// A name for network tensor |t| in messages: "tensor 3 'y'" or "tensor 3".
+static void format_net_tensor(const builder_t* b, uint32_t t, char* buffer,
+                              size_t capacity) {
+  const kiln__net_tensor_t* nt = &b->network->tensors[t];
+  if (nt->name) {
+    snprintf(buffer, capacity, "tensor %u '%s'", t, nt->name);
+  } else {
+    snprintf(buffer, capacity, "tensor %u", t);
+  }
+}
+
+// Returns true when a dimension of |desc| depends on a size tensor's value.
+static bool desc_is_data_dependent(const kiln_tensor_desc_t* desc) {
+  for (int32_t j = 0; j < desc->rank; ++j) {
+    if (kiln__sym_uses_size_tensor(desc->dims[j])) return true;
+  }
+  return false;
+}
+
+// Refuses input |i|, network tensor |t|, of the layer being built when its
+// shape is data-dependent: the runtime launches every kernel before any
+// size tensor's value is known, so only network outputs may have such
+// shapes.
+static kiln_status_t check_not_data_dependent(const builder_t* b, uint32_t i,
+                                              uint32_t t) {
+  const kiln_tensor_desc_t* desc = &b->descs[t];
+  if (!desc_is_data_dependent(desc)) return NULL;
+  char name[256];
+  format_net_tensor(b, t, name, sizeof(name));
+  int32_t dim = 0;
+  while (dim < desc->rank && !kiln__sym_uses_size_tensor(desc->dims[dim])) {
+    ++dim;
+  }
+  const kiln__net_tensor_t* nt = &b->network->tensors[t];
+  return kiln_make_status(
+      KILN_STATUS_UNIMPLEMENTED,
+      "input %u is %s (output %u of layer %u), whose dimension %d depends on "
+      "the value of a size tensor (a data-dependent shape); only network "
+      "outputs may have data-dependent shapes in an AOT engine",
+      i, name, nt->producer_output, nt->producer, (int)dim);
+}
+
 static kiln_status_t build_layer(builder_t* b, uint32_t layer_index) {
   const kiln_network_t* net = b->network;
   const kiln__net_layer_t* l = &net->layers[layer_index];
@@ -981,27 +1023,28 @@ static kiln_status_t build_layer(builder_t* b, uint32_t layer_index) {
     return kiln_make_status(KILN_STATUS_INVALID_ARGUMENT,
                             "at most 64 inputs and 64 outputs per layer");
   }
-  for (uint32_t i = 0; i < l->input_count; ++i)
+  for (uint32_t i = 0; i < l->input_count; ++i) {
     inputs[i] = b->descs[l->inputs[i]];
+    KILN_RETURN_IF_ERROR(check_not_data_dependent(b, i, l->inputs[i]));
+  }
 
   // Shapes and dtypes of the outputs.
   KILN_RETURN_IF_ERROR(kiln_plugin_describe(l->plugin, inputs, l->input_count,
                                             l->attrs, b->sym, outputs,
                                             l->output_count));
+  // Size tensor placeholders name the plugin's output index; in the engine
+  // they name the tensor, so that placeholders of different layers differ.
+  uint32_t size_tensor_map[64];
   for (uint32_t o = 0; o < l->output_count; ++o) {
-    if (outputs[o].is_size_tensor) {
-      return kiln_make_status(KILN_STATUS_UNIMPLEMENTED,
-                              "output %u is a size tensor; data-dependent "
-                              "shapes are not supported in engines yet",
-                              o);
-    }
+    size_tensor_map[o] = l->first_output + o;
+  }
+  for (uint32_t o = 0; o < l->output_count; ++o) {
     for (int32_t j = 0; j < outputs[o].rank; ++j) {
-      if (kiln__sym_uses_size_tensor(outputs[o].dims[j])) {
-        return kiln_make_status(KILN_STATUS_UNIMPLEMENTED,
-                                "output %u dimension %d depends on a size "
-                                "tensor; data-dependent shapes are not "
-                                "supported in engines yet",
-                                o, (int)j);
+      kiln_status_t s = kiln__sym_remap_size_tensors(
+          b->sym, outputs[o].dims[j], size_tensor_map, l->output_count,
+          &outputs[o].dims[j]);
+      if (s) {
+        return kiln_status_annotate(s, "output %u dimension %d", o, (int)j);
       }
     }
   }
@@ -1016,6 +1059,7 @@ static kiln_status_t build_layer(builder_t* b, uint32_t layer_index) {
     pt->dtype = (uint8_t)outputs[o].dtype;
     pt->format = (uint8_t)outputs[o].format;
     pt->rank = outputs[o].rank;
+    pt->is_size_tensor = outputs[o].is_size_tensor ? 1 : 0;
     if (outputs[o].aliased_input >= 0) {
       pt->alias_of = l->inputs[outputs[o].aliased_input];
     }
@@ -1206,17 +1250,145 @@ static void profile_env(const builder_t* b, uint32_t p, bound_t bound,
   env->size_tensor_count = 0;
 }
 
+// Returns true when a dimension of plan tensor |pt| depends on a size
+// tensor's value.
+static bool plan_tensor_is_data_dependent(const builder_t* b,
+                                          const kiln__plan_tensor_t* pt) {
+  for (int32_t j = 0; j < pt->rank; ++j) {
+    if (kiln__sym_uses_size_tensor(VEC_AT(b->exprs, kiln_sym_t, pt->dims[j]))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The distinct size tensor placeholders of one tensor's shape.
+typedef struct placeholder_list_t {
+  kiln_sym_t items[64];
+  uint32_t count;
+} placeholder_list_t;
+
+static kiln_status_t collect_placeholder(void* user_data,
+                                         kiln_sym_t placeholder) {
+  placeholder_list_t* list = (placeholder_list_t*)user_data;
+  if (list->count == KILN_ARRAYSIZE(list->items)) {
+    return kiln_make_status(KILN_STATUS_UNIMPLEMENTED,
+                            "more than %zu distinct size tensor placeholders "
+                            "in one shape",
+                            KILN_ARRAYSIZE(list->items));
+  }
+  list->items[list->count++] = placeholder;
+  return NULL;
+}
+
+// Checks data-dependent tensor |t| at the opt shapes |env|: each size tensor
+// its shape uses has 0 <= opt <= upper bound, and each dimension, with the
+// size tensors at their opt values, is at least 0.
+static kiln_status_t check_data_dependent_at_opt(builder_t* b, uint32_t t,
+                                                 const kiln_sym_env_t* env) {
+  const kiln__plan_tensor_t* pt = &VEC_AT(b->tensors, kiln__plan_tensor_t, t);
+  kiln_sym_t roots[KILN_MAX_RANK];
+  for (int32_t j = 0; j < pt->rank; ++j) {
+    roots[j] = VEC_AT(b->exprs, kiln_sym_t, pt->dims[j]);
+  }
+  placeholder_list_t list;
+  list.count = 0;
+  KILN_RETURN_IF_ERROR(kiln__sym_visit_size_tensors(
+      b->sym, roots, (size_t)pt->rank, collect_placeholder, &list));
+  for (uint32_t k = 0; k < list.count; ++k) {
+    kiln_sym_info_t info = kiln_sym_get_info(list.items[k]);
+    int64_t opt = 0, upper = 0;
+    KILN_RETURN_IF_ERROR(kiln_sym_eval(b->sym, info.a, env, &opt));
+    KILN_RETURN_IF_ERROR(kiln_sym_eval(b->sym, info.b, env, &upper));
+    if (opt < 0 || opt > upper) {
+      char name[256];
+      format_net_tensor(b, info.index, name, sizeof(name));
+      return kiln_make_status(KILN_STATUS_INVALID_ARGUMENT,
+                              "%s, a size tensor, has the opt value %lld, "
+                              "outside [0, %lld] (0 to its upper bound)",
+                              name, (long long)opt, (long long)upper);
+    }
+  }
+  for (int32_t j = 0; j < pt->rank; ++j) {
+    if (!kiln__sym_uses_size_tensor(roots[j])) continue;
+    kiln_sym_t at_opt = NULL;
+    int64_t value = 0;
+    kiln_status_t s = kiln__sym_size_tensors_at_opt(b->sym, roots[j], &at_opt);
+    if (!s) s = kiln_sym_eval_range(b->sym, at_opt, env, 0, INT64_MAX, &value);
+    if (s) {
+      return kiln_status_annotate(s,
+                                  "dimension %d with its size tensors at "
+                                  "their opt values",
+                                  (int)j);
+    }
+  }
+  return NULL;
+}
+
+// The size in bytes of data-dependent tensor |pt| at the upper bounds of its
+// dimensions over |env|.
+static kiln_status_t data_dependent_bytes(builder_t* b,
+                                          const kiln__plan_tensor_t* pt,
+                                          const kiln__sym_bounds_env_t* env,
+                                          uint64_t* out_bytes) {
+  *out_bytes = 0;
+  uint64_t bytes = kiln_dtype_size((kiln_dtype_t)pt->dtype);
+  for (int32_t j = 0; j < pt->rank; ++j) {
+    kiln__sym_interval_t range;
+    kiln_status_t s = kiln__sym_bounds(
+        b->sym, VEC_AT(b->exprs, kiln_sym_t, pt->dims[j]), env, &range);
+    if (s) return kiln_status_annotate(s, "dimension %d", (int)j);
+    uint64_t hi = range.hi > 0 ? (uint64_t)range.hi : 0;
+    if (__builtin_mul_overflow(bytes, hi, &bytes)) {
+      return kiln_make_status(KILN_STATUS_OUT_OF_RANGE,
+                              "dimension %d: its upper bound %lld makes the "
+                              "size in bytes overflow",
+                              (int)j, (long long)range.hi);
+    }
+  }
+  *out_bytes = bytes;
+  return NULL;
+}
+
 // Evaluates every layer's launch parameters and arguments, and every
 // tensor's size, at each profile's bounds, so that a shape inside a profile
 // can never fail at run time for a reason the builder could have seen.
-// Records each tensor's largest size in max_bytes.
-static kiln_status_t check_bounds(builder_t* b, kiln_dims_t* dims) {
+// Records each tensor's largest size in max_bytes: for a data-dependent
+// tensor, the size at the upper bounds of its dimensions over the profile's
+// ranges (each size tensor in [0, its upper bound]). |dims| and |dims_min|
+// hold one kiln_dims_t per input each.
+static kiln_status_t check_bounds(builder_t* b, kiln_dims_t* dims,
+                                  kiln_dims_t* dims_min) {
   for (uint32_t p = 0; p < b->plan->profile_count; ++p) {
     for (int bound = BOUND_MIN; bound <= BOUND_MAX; ++bound) {
       kiln_sym_env_t env;
       profile_env(b, p, (bound_t)bound, dims, &env);
       for (uint32_t t = 0; t < b->tensors.count; ++t) {
         kiln__plan_tensor_t* pt = &VEC_AT(b->tensors, kiln__plan_tensor_t, t);
+        if (plan_tensor_is_data_dependent(b, pt)) {
+          kiln_status_t s = NULL;
+          if (bound == BOUND_OPT) {
+            s = check_data_dependent_at_opt(b, t, &env);
+          } else if (bound == BOUND_MAX) {
+            kiln_sym_env_t min_env;
+            profile_env(b, p, BOUND_MIN, dims_min, &min_env);
+            kiln__sym_bounds_env_t ranges = {dims_min, dims,
+                                             b->network->input_count};
+            uint64_t bytes = 0;
+            s = data_dependent_bytes(b, pt, &ranges, &bytes);
+            if (!s && bytes > pt->max_bytes) pt->max_bytes = bytes;
+          }
+          if (s) {
+            char name[256];
+            format_net_tensor(b, t, name, sizeof(name));
+            s = kiln_status_annotate(
+                s, "data-dependent %s %s the %s shapes of profile %u", name,
+                bound == BOUND_MAX ? "over" : "at",
+                bound == BOUND_MAX ? "min..max" : "opt", p);
+            return layer_error(b, pt->producer, s);
+          }
+          continue;
+        }
         uint64_t bytes = kiln_dtype_size((kiln_dtype_t)pt->dtype);
         for (int32_t j = 0; j < pt->rank; ++j) {
           int64_t v = 0;
@@ -1316,6 +1488,13 @@ static kiln_status_t plan_memory(builder_t* b) {
     for (uint32_t i = 0; i < pl->inputs.count; ++i) {
       uint32_t t = VEC_AT(b->indices, uint32_t, pl->inputs.first + i);
       last_use[t] = li;
+    }
+  }
+  // The runtime reads size tensors after the whole engine ran, to tell the
+  // shapes of data-dependent outputs: they stay allocated to the end.
+  for (uint32_t t = 0; t < n; ++t) {
+    if (VEC_AT(b->tensors, kiln__plan_tensor_t, t).is_size_tensor) {
+      last_use[t] = b->layers.count;
     }
   }
   // An in-place output keeps the tensor it aliases alive.
@@ -1512,11 +1691,10 @@ static kiln_status_t build(builder_t* b) {
     if (status) return layer_error(b, l, status);
   }
   kiln_dims_t* dims = NULL;
+  size_t dims_count = net->input_count ? net->input_count : 1;
   KILN_RETURN_IF_ERROR(kiln_allocator_malloc(
-      b->allocator,
-      (size_t)(net->input_count ? net->input_count : 1) * sizeof(kiln_dims_t),
-      (void**)&dims));
-  kiln_status_t status = check_bounds(b, dims);
+      b->allocator, 2 * dims_count * sizeof(kiln_dims_t), (void**)&dims));
+  kiln_status_t status = check_bounds(b, dims, dims + dims_count);
   kiln_allocator_free(b->allocator, dims);
   KILN_RETURN_IF_ERROR(status);
   KILN_RETURN_IF_ERROR(plan_memory(b));

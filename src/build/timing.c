@@ -133,18 +133,25 @@ static kiln_status_t time_tactic(kiln_device_t* device,
     kiln_io_info_t info;
     KILN_RETURN_IF_ERROR(kiln_engine_io_info(t->engine, i, &info));
     int32_t rank = info.rank;
-    int64_t shape[KILN_MAX_RANK];
+    size_t count = 1;
+    size_t bytes = 0;
     if (info.is_input) {
       KILN_RETURN_IF_ERROR(
           kiln_context_set_input_shape(t->context, info.name, rank, info.dims));
-      memcpy(shape, info.dims, sizeof(shape));
+      for (int32_t j = 0; j < rank; ++j) count *= (size_t)info.dims[j];
+      bytes = count * kiln_dtype_size(info.dtype);
     } else {
+      // A data-dependent output gets the memory of its upper bound.
+      uint64_t max_bytes = 0;
       KILN_RETURN_IF_ERROR(
-          kiln_context_get_shape(t->context, info.name, &rank, shape));
+          kiln_context_get_max_output_size(t->context, info.name, &max_bytes));
+      if (max_bytes > SIZE_MAX) {
+        return kiln_make_status(KILN_STATUS_OUT_OF_RANGE,
+                                "output '%s' takes %llu bytes", info.name,
+                                (unsigned long long)max_bytes);
+      }
+      bytes = (size_t)max_bytes;
     }
-    size_t count = 1;
-    for (int32_t j = 0; j < rank; ++j) count *= (size_t)shape[j];
-    size_t bytes = count * kiln_dtype_size(info.dtype);
     if (t->address_count == KILN_ARRAYSIZE(t->addresses)) {
       return kiln_make_status(KILN_STATUS_UNIMPLEMENTED,
                               "timing a layer with more than 128 tensors");

@@ -13,6 +13,7 @@
 #include "base/blob.h"
 #include "base/size.h"
 #include "engine/engine.h"
+#include "sym/sym.h"
 
 // Printed expressions longer than this end in "...".
 #define EXPR_TEXT_CAPACITY 512
@@ -25,6 +26,8 @@ typedef struct describer_t {
   kiln__arena_t scratch;
   const char** input_names;  // by ordinal, NUL-terminated
   uint32_t* input_tensor;    // ordinal -> tensor
+  kiln_dims_t* dims_min;     // by ordinal: scratch for bounds
+  kiln_dims_t* dims_max;
   char expr_text[EXPR_TEXT_CAPACITY];
 } describer_t;
 
@@ -158,6 +161,90 @@ static kiln_status_t append_dims(describer_t* d,
   return NULL;
 }
 
+// Returns true when a dimension of tensor |t| depends on a size tensor.
+static bool is_data_dependent(const describer_t* d, uint32_t t) {
+  const kiln__plan_tensor_t* tensor = &d->plan->tensors[t];
+  for (int32_t j = 0; j < tensor->rank; ++j) {
+    if (kiln__sym_uses_size_tensor(d->plan->exprs[tensor->dims[j]])) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The upper bound of expression |index| over every profile's ranges (each
+// size tensor between 0 and its upper bound). False when the expression
+// has none (an interval end overflows, a divisor's range holds 0).
+static bool expr_upper_bound(describer_t* d, uint32_t index,
+                             int64_t* out_bound) {
+  const kiln__plan_t* plan = d->plan;
+  uint32_t profiles = plan->profile_count ? plan->profile_count : 1;
+  bool any = false;
+  for (uint32_t p = 0; p < profiles; ++p) {
+    for (uint32_t i = 0; i < plan->input_count; ++i) {
+      const kiln__plan_tensor_t* tensor = &plan->tensors[d->input_tensor[i]];
+      d->dims_min[i].rank = d->dims_max[i].rank = tensor->rank;
+      for (int32_t j = 0; j < tensor->rank; ++j) {
+        int64_t lo = 0, hi = 0;
+        if (plan->profile_count) {
+          kiln__plan_dim_range_t r =
+              kiln__plan_dim_range(plan, p, i, (uint32_t)j);
+          lo = r.min;
+          hi = r.max;
+        } else if (kiln_sym_is_constant(plan->exprs[tensor->dims[j]], &lo)) {
+          hi = lo;
+        }
+        d->dims_min[i].d[j] = lo;
+        d->dims_max[i].d[j] = hi;
+      }
+    }
+    kiln__sym_bounds_env_t env = {d->dims_min, d->dims_max, plan->input_count};
+    kiln__sym_interval_t range;
+    kiln_status_t status =
+        kiln__sym_bounds(plan->sym, plan->exprs[index], &env, &range);
+    if (status) {
+      kiln_status_free(status);
+      return false;
+    }
+    if (!any || range.hi > *out_bound) *out_bound = range.hi;
+    any = true;
+  }
+  return any;
+}
+
+// For a data-dependent tensor, appends its data-dependent dimensions and
+// their upper bounds: text ", data-dependent: dim 0 <= 4096", JSON
+// ", \"data_dependent\": [{\"dim\": 0, \"max\": 4096}]" (null when unbounded).
+static kiln_status_t append_data_dependent(describer_t* d, uint32_t t) {
+  if (!is_data_dependent(d, t)) return NULL;
+  const kiln__plan_tensor_t* tensor = &d->plan->tensors[t];
+  OUT(d->json ? ", \"data_dependent\": [" : ", data-dependent:");
+  bool first = true;
+  for (int32_t j = 0; j < tensor->rank; ++j) {
+    if (!kiln__sym_uses_size_tensor(d->plan->exprs[tensor->dims[j]])) continue;
+    int64_t bound = 0;
+    bool bounded = expr_upper_bound(d, tensor->dims[j], &bound);
+    if (d->json) {
+      OUT("%s{\"dim\": %" PRId32 ", \"max\": ", first ? "" : ", ", j);
+      if (bounded) {
+        OUT("%" PRId64 "}", bound);
+      } else {
+        OUT("null}");
+      }
+    } else {
+      OUT("%s dim %" PRId32, first ? "" : ",", j);
+      if (bounded) {
+        OUT(" <= %" PRId64, bound);
+      } else {
+        OUT(" (unbounded)");
+      }
+    }
+    first = false;
+  }
+  if (d->json) OUT("]");
+  return NULL;
+}
+
 static const char* tensor_kind_name(uint8_t kind) {
   static const char* const names[] = {"input", "constant", "activation"};
   return kind < KILN__TENSOR_KIND_COUNT ? names[kind] : "unknown";
@@ -220,7 +307,32 @@ static kiln_status_t text_io_line(describer_t* d, uint32_t t) {
   OUT(": %s %s ", kiln_dtype_name((kiln_dtype_t)tensor->dtype),
       kiln_format_name((kiln_format_t)tensor->format));
   KILN_RETURN_IF_ERROR(append_dims(d, tensor));
-  OUT(" (tensor %" PRIu32 ")\n", t);
+  OUT(" (tensor %" PRIu32 ")", t);
+  if (tensor->is_size_tensor) OUT(", size tensor s%" PRIu32, t);
+  KILN_RETURN_IF_ERROR(append_data_dependent(d, t));
+  OUT("\n");
+  return NULL;
+}
+
+// "size tensors (1):" and one line per size tensor: the placeholder name
+// expressions use (s<tensor>), the tensor, and the layer that computes it.
+static kiln_status_t text_size_tensors(describer_t* d) {
+  const kiln__plan_t* plan = d->plan;
+  uint32_t count = 0;
+  for (uint32_t t = 0; t < plan->tensor_count; ++t) {
+    count += plan->tensors[t].is_size_tensor;
+  }
+  if (!count) return NULL;
+  OUT("size tensors (%" PRIu32 "):\n", count);
+  for (uint32_t t = 0; t < plan->tensor_count; ++t) {
+    const kiln__plan_tensor_t* tensor = &plan->tensors[t];
+    if (!tensor->is_size_tensor) continue;
+    OUT("  s%" PRIu32 " = ", t);
+    KILN_RETURN_IF_ERROR(append_tensor_ref(d, t));
+    OUT(": %s, computed by layer %" PRIu32 "%s\n",
+        kiln_dtype_name((kiln_dtype_t)tensor->dtype), tensor->producer,
+        tensor->is_output ? ", an output" : "");
+  }
   return NULL;
 }
 
@@ -301,6 +413,8 @@ static kiln_status_t text_tensors(describer_t* d) {
         kiln_format_name((kiln_format_t)tensor->format));
     KILN_RETURN_IF_ERROR(append_dims(d, tensor));
     OUT(", at most %" PRIu64 " bytes", tensor->max_bytes);
+    if (tensor->is_size_tensor) OUT(", size tensor s%" PRIu32, t);
+    KILN_RETURN_IF_ERROR(append_data_dependent(d, t));
     if (tensor->alias_of != KILN__NONE) {
       OUT(", aliases tensor %" PRIu32, tensor->alias_of);
     }
@@ -482,6 +596,7 @@ static kiln_status_t describe_text(describer_t* d) {
   KILN_RETURN_IF_ERROR(text_graphs(d));
   OUT("\n");
   KILN_RETURN_IF_ERROR(text_io(d));
+  KILN_RETURN_IF_ERROR(text_size_tensors(d));
   KILN_RETURN_IF_ERROR(text_profiles(d));
   KILN_RETURN_IF_ERROR(text_tensors(d));
   KILN_RETURN_IF_ERROR(text_kernels(d));
@@ -499,7 +614,9 @@ static kiln_status_t json_tensor_core(describer_t* d, uint32_t t) {
   OUT(", \"dtype\": \"%s\", \"format\": \"%s\", \"dims\": ",
       kiln_dtype_name((kiln_dtype_t)tensor->dtype),
       kiln_format_name((kiln_format_t)tensor->format));
-  return append_dims(d, tensor);
+  KILN_RETURN_IF_ERROR(append_dims(d, tensor));
+  if (tensor->is_size_tensor) OUT(", \"size_tensor\": \"s%" PRIu32 "\"", t);
+  return append_data_dependent(d, t);
 }
 
 static kiln_status_t json_io(describer_t* d) {
@@ -744,6 +861,12 @@ static kiln_status_t describe(describer_t* d) {
       &d->scratch, (size_t)plan->input_count * sizeof(uint32_t), 8, &tensors));
   d->input_names = (const char**)names;
   d->input_tensor = (uint32_t*)tensors;
+  void* bounds = NULL;
+  KILN_RETURN_IF_ERROR(kiln__arena_alloc(
+      &d->scratch, 2 * (size_t)plan->input_count * sizeof(kiln_dims_t), 8,
+      &bounds));
+  d->dims_min = (kiln_dims_t*)bounds;
+  d->dims_max = d->dims_min + plan->input_count;
   for (uint32_t t = 0; t < plan->tensor_count; ++t) {
     const kiln__plan_tensor_t* tensor = &plan->tensors[t];
     if (tensor->kind != KILN__TENSOR_INPUT) continue;

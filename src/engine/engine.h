@@ -63,8 +63,10 @@ typedef struct kiln__engine_origin_t {
 // Checks every semantic rule of docs/engine-format.md on |plan|: enums,
 // ranks, every index and range, every span inside plan->blob, names, input
 // ordinals, layer order and producers, kernel parameter layouts, the arena,
-// aliases, constants, images (PTX NUL, cubin ELF header), expressions (no
-// size tensors; dimensions of existing inputs) and profiles. With |origin|
+// aliases, constants, images (PTX NUL, cubin ELF header), expressions
+// (dimensions of existing inputs; size tensor placeholders that name size
+// tensors, only in the shapes of activations their own layer produces, never
+// in launches, arguments or layer inputs) and profiles. With |origin|
 // (a plan read from a file) a failure is DATA_LOSS naming the file byte of
 // the field at fault ("engine byte 1234: layer 3 input 1 refers to tensor
 // 99, but there are 12 tensors"), and the file-only canonical rules are

@@ -1,4 +1,4 @@
-// The kiln engine file format, version 1.0. The full specification, with the
+// The kiln engine file format, version 1.1. The full specification, with the
 // checks the reader makes, is docs/engine-format.md; this is its summary and
 // the constants the writer and the reader share.
 //
@@ -16,7 +16,8 @@
 // Header (64 bytes):
 //    0 u8[8]  magic            89 'K' 'I' 'L' 'N' 0D 0A 1A
 //    8 u16    format_major     1 (a larger major is refused: INCOMPATIBLE)
-//   10 u16    format_minor     0 (a larger minor loads; see "sections")
+//   10 u16    format_minor     1 (a larger minor loads; see "sections"; 1.0
+//                              files, which have no SIZE_TENSORS, load too)
 //   12 u32    header_size      64
 //   16 u64    file_size        the whole file, exactly
 //   24 u32    section_count    1..256
@@ -28,7 +29,8 @@
 //
 // Section table entry (32 bytes), in increasing order of offset:
 //    0 u32 id       KILN__SECTION_* below; unique
-//    4 u32 flags    bit 0 MUST_UNDERSTAND; other bits 0
+//    4 u32 flags    bit 0 MUST_UNDERSTAND (set exactly on a non-empty
+//                   SIZE_TENSORS section); other bits 0
 //    8 u64 offset   a multiple of 64, past the table
 //   16 u64 size     bytes; offset + size <= file_size; no overlap
 //   24 u32 count    records (BLOB: 0; INFO: 1; EXPRS: expressions)
@@ -37,7 +39,8 @@
 // A reader skips a section whose id it does not know when the file's minor
 // version is newer than its own and the section is not MUST_UNDERSTAND
 // (otherwise: INCOMPATIBLE for a newer minor, DATA_LOSS for an older one).
-// Every section below is required, once, even when it holds no records.
+// Every section below is required, once, even when it holds no records;
+// SIZE_TENSORS only from format 1.1 on (a 1.0 file has none).
 // Record sections hold |count| fixed-size records back to back (size ==
 // count * record size). Strings and byte runs are (offset, size) spans into
 // the BLOB section; an empty span is (0, 0). A field that does not apply to
@@ -60,6 +63,8 @@
 //                          dimension j at (p * inputs + i) * 8 + j
 //   12  BLOB           -   names, PTX (each followed by a NUL), cubins and
 //                          constant data; images and constants 64-aligned
+//   13  SIZE_TENSORS   4   u32 tensor indices of the size tensors, ascending
+//                          (format 1.1; MUST_UNDERSTAND when not empty)
 //
 // The field offsets of every record are the KILN__*_OFF_* constants below;
 // docs/engine-format.md lists them with their checks.
@@ -73,7 +78,9 @@
 #define KILN__ENGINE_MAGIC "\x89KILN\r\n\x1a"
 #define KILN__ENGINE_MAGIC_SIZE 8
 #define KILN__ENGINE_FORMAT_MAJOR 1
-#define KILN__ENGINE_FORMAT_MINOR 0
+#define KILN__ENGINE_FORMAT_MINOR 1
+// The first minor version with the SIZE_TENSORS section.
+#define KILN__ENGINE_FORMAT_MINOR_SIZE_TENSORS 1
 
 #define KILN__ENGINE_ALIGNMENT 64  // sections, images and constants
 #define KILN__ENGINE_MAX_SECTIONS 256
@@ -119,7 +126,8 @@ typedef enum kiln__section_id_e {
   KILN__SECTION_INDICES = 10,
   KILN__SECTION_PROFILES = 11,
   KILN__SECTION_BLOB = 12,
-  KILN__SECTION_ID_END = 13,  // one past the last id of format 1.0
+  KILN__SECTION_SIZE_TENSORS = 13,  // format 1.1
+  KILN__SECTION_ID_END = 14,        // one past the last id of format 1.1
 } kiln__section_id_t;
 
 // INFO (one record).
@@ -208,6 +216,9 @@ typedef enum kiln__section_id_e {
 
 // INDICES.
 #define KILN__INDEX_SIZE 4
+
+// SIZE_TENSORS: u32 tensor indices.
+#define KILN__SIZE_TENSOR_SIZE 4
 
 // PROFILES.
 #define KILN__RANGE_SIZE 24

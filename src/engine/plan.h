@@ -11,8 +11,13 @@
 // referred to by their index in the plan's arrays; a "range" is (first,
 // count) into a pool. Expressions are indices into |exprs|. In an expression,
 // kiln_sym_dim(i, j) is dimension j of network input i (inputs in binding
-// order, see |input_count|), and kiln_sym_size_tensor placeholders do not
-// occur (data-dependent shapes are not supported in AOT engines yet).
+// order, see |input_count|), and a size tensor placeholder
+// kiln_sym_size_tensor(t, opt, upper) is the value of tensor t, a tensor
+// marked |is_size_tensor| (the index is the engine's tensor index, not the
+// output index the plugin used). Placeholders occur only in the dimensions
+// of activations produced by the same layer as tensor t (data-dependent
+// shapes); launch parameters, arguments and the tensors layers consume never
+// depend on them.
 //
 // The rules a plan must follow to be written (and that the reader checks)
 // are in docs/engine-format.md, "Semantic rules"; kiln__plan_verify
@@ -70,10 +75,18 @@ typedef struct kiln__plan_tensor_t {
   // arena at this byte offset (planned for the profile maxima). KILN__NONE
   // as uint64 (UINT64_MAX) for caller-bound tensors.
   uint64_t arena_offset;
-  uint64_t max_bytes;  // size at the profile maxima
+  // Size at the profile maxima; for a data-dependent tensor, at the upper
+  // bounds of its dimensions over every profile (interval arithmetic with
+  // each size tensor in [0, upper]).
+  uint64_t max_bytes;
   // An output aliasing an input of its producer shares that tensor's memory:
   // the tensor index, else KILN__NONE.
   uint32_t alias_of;
+  // 1 for a size tensor: a rank-0 int32 or int64 ACTIVATION whose value its
+  // producer computes and that other outputs of that layer use as a
+  // dimension (placeholders kiln_sym_size_tensor(t, opt, upper), where t is
+  // this tensor's index).
+  uint8_t is_size_tensor;
 } kiln__plan_tensor_t;
 
 // Where a constant's bytes are in the blob.

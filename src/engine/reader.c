@@ -48,6 +48,7 @@ static const char* const section_names[KILN__SECTION_ID_END] = {
     [KILN__SECTION_INDICES] = "INDICES",
     [KILN__SECTION_PROFILES] = "PROFILES",
     [KILN__SECTION_BLOB] = "BLOB",
+    [KILN__SECTION_SIZE_TENSORS] = "SIZE_TENSORS",
 };
 
 // The record size of each record section; 0 for the others.
@@ -62,7 +63,15 @@ static const uint32_t record_sizes[KILN__SECTION_ID_END] = {
     [KILN__SECTION_LAYERS] = KILN__LAYER_SIZE,
     [KILN__SECTION_INDICES] = KILN__INDEX_SIZE,
     [KILN__SECTION_PROFILES] = KILN__RANGE_SIZE,
+    [KILN__SECTION_SIZE_TENSORS] = KILN__SIZE_TENSOR_SIZE,
 };
+
+// Returns true when a file of minor version |minor| has section |id|.
+static bool section_defined(uint32_t id, uint16_t minor) {
+  if (id == 0 || id >= KILN__SECTION_ID_END) return false;
+  return id != KILN__SECTION_SIZE_TENSORS ||
+         minor >= KILN__ENGINE_FORMAT_MINOR_SIZE_TENSORS;
+}
 
 static kiln_status_t corrupt(uint64_t offset, const char* format, ...)
     KILN_PRINTF(2, 3);
@@ -220,7 +229,7 @@ static kiln_status_t read_table(reader_t* r, uint32_t count) {
     uint64_t size = kiln__le_u64(e + KILN__SECTION_OFF_SIZE);
     uint32_t records = kiln__le_u32(e + KILN__SECTION_OFF_COUNT);
     uint32_t crc = kiln__le_u32(e + KILN__SECTION_OFF_CRC);
-    bool known = id > 0 && id < KILN__SECTION_ID_END;
+    bool known = section_defined(id, r->minor);
     if (offset % KILN__ENGINE_ALIGNMENT != 0) {
       return corrupt(at + KILN__SECTION_OFF_OFFSET,
                      "section %" PRIu32 " (id %" PRIu32 ") offset %" PRIu64
@@ -252,11 +261,17 @@ static kiln_status_t read_table(reader_t* r, uint32_t count) {
                      i, id, crc, computed);
     }
     prev_end = offset + size;
-    if (!r->newer_minor && flags != 0) {
+    // The flags of a file this reader fully knows are canonical: only a
+    // non-empty SIZE_TENSORS section is MUST_UNDERSTAND.
+    uint32_t want_flags =
+        known && id == KILN__SECTION_SIZE_TENSORS && records != 0
+            ? KILN__SECTION_FLAG_MUST_UNDERSTAND
+            : 0;
+    if (!r->newer_minor && flags != want_flags) {
       return corrupt(at + KILN__SECTION_OFF_FLAGS,
                      "section %" PRIu32 " (id %" PRIu32 ") flags 0x%08" PRIx32
-                     " are not 0",
-                     i, id, flags);
+                     " are not 0x%08" PRIx32,
+                     i, id, flags, want_flags);
     }
     if (!known) {
       for (uint32_t k = 0; k < unknown_count; ++k) {
@@ -300,6 +315,7 @@ static kiln_status_t read_table(reader_t* r, uint32_t count) {
   KILN_RETURN_IF_ERROR(check_zero(r, prev_end, r->size, "trailing padding"));
   for (uint32_t id = 1; id < KILN__SECTION_ID_END; ++id) {
     const section_info_t* s = &r->sections[id];
+    if (!section_defined(id, r->minor)) continue;  // absent, as in 1.0
     if (!s->present) {
       return corrupt(KILN__HEADER_OFF_SECTION_COUNT,
                      "the engine has no %s section (id %" PRIu32 ")",
@@ -706,6 +722,35 @@ static kiln_status_t read_profiles(reader_t* r) {
   return NULL;
 }
 
+// Marks the tensors the SIZE_TENSORS section lists (absent in a 1.0 file:
+// none). The list is ascending, so each tensor is listed at most once.
+static kiln_status_t read_size_tensors(reader_t* r) {
+  kiln__plan_t* plan = r->plan;
+  const section_info_t* s = &r->sections[KILN__SECTION_SIZE_TENSORS];
+  if (!s->present) return NULL;
+  uint32_t previous = 0;
+  for (uint32_t i = 0; i < s->count; ++i) {
+    uint32_t t = kiln__le_u32(record(r, KILN__SECTION_SIZE_TENSORS, i));
+    uint64_t at = record_at(r, KILN__SECTION_SIZE_TENSORS, i, 0);
+    if (t >= plan->tensor_count) {
+      return corrupt(at,
+                     "size tensor %" PRIu32 " is tensor %" PRIu32
+                     ", but there are %" PRIu32 " tensors",
+                     i, t, plan->tensor_count);
+    }
+    if (i > 0 && t <= previous) {
+      return corrupt(at,
+                     "size tensor %" PRIu32 " is tensor %" PRIu32
+                     ", not after tensor %" PRIu32
+                     " (the list is strictly ascending)",
+                     i, t, previous);
+    }
+    plan->tensors[t].is_size_tensor = 1;
+    previous = t;
+  }
+  return NULL;
+}
+
 static kiln_status_t read_exprs(reader_t* r) {
   kiln__plan_t* plan = r->plan;
   const section_info_t* s = &r->sections[KILN__SECTION_EXPRS];
@@ -757,6 +802,7 @@ static kiln_status_t read_plan(reader_t* r, kiln_allocator_t allocator) {
   KILN_RETURN_IF_ERROR(kiln__plan_create(allocator, &r->plan));
   KILN_RETURN_IF_ERROR(read_info(r));
   KILN_RETURN_IF_ERROR(read_tensors(r));
+  KILN_RETURN_IF_ERROR(read_size_tensors(r));
   KILN_RETURN_IF_ERROR(read_constants(r));
   KILN_RETURN_IF_ERROR(read_images(r));
   KILN_RETURN_IF_ERROR(read_params(r));

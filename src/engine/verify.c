@@ -35,7 +35,18 @@ typedef struct verifier_t {
   uint32_t* input_stamp;   // tensor -> 1 + the last layer listing it as input
   // Per kernel: 1 + the largest INPUT, OUTPUT and ARG parameter index.
   uint64_t* kernel_need;  // 3 entries per kernel
+  // Per expression node: which layer produces the size tensors it uses
+  // (NODE_* below, or NODE_LAYER + the layer).
+  uint32_t* node_layer;
+  // Per tensor: 1 when a dimension depends on a size tensor.
+  uint8_t* data_dependent;
 } verifier_t;
+
+// Values of verifier_t.node_layer.
+#define NODE_UNVISITED 0u
+#define NODE_NO_SIZE_TENSOR 1u
+#define NODE_MIXED 2u
+#define NODE_LAYER 3u
 
 static kiln_status_t fail(const verifier_t* v, uint64_t offset,
                           const char* format, ...) KILN_PRINTF(3, 4);
@@ -84,6 +95,8 @@ static uint64_t at(const verifier_t* v, kiln__section_id_t section,
 #define RANGE_AT(i, f) \
   at(v, KILN__SECTION_PROFILES, (i), KILN__RANGE_SIZE, KILN__RANGE_OFF_##f)
 #define BLOB_AT(o) at(v, KILN__SECTION_BLOB, 0, 0, (o))
+#define SIZE_TENSOR_AT(k) \
+  at(v, KILN__SECTION_SIZE_TENSORS, (k), KILN__SIZE_TENSOR_SIZE, 0)
 #define EXPRS_AT() at(v, KILN__SECTION_EXPRS, 0, 0, 0)
 
 // Allocates |count| zeroed entries of |size| bytes from the scratch arena.
@@ -459,6 +472,13 @@ static kiln_status_t verify_args(const verifier_t* v) {
     if (arg->type != KILN_ARG_TYPE_FLOAT32) {
       KILN_RETURN_IF_ERROR(
           check_expr_index(v, arg->expr, ARG_AT(i, EXPR), "arg", i, "value"));
+      if (kiln__sym_uses_size_tensor(plan->exprs[arg->expr])) {
+        return fail(v, ARG_AT(i, EXPR),
+                    "arg %" PRIu32 " is expression %" PRIu32
+                    ", which uses a size tensor; kernel arguments cannot "
+                    "depend on values the engine computes",
+                    i, arg->expr);
+      }
     }
   }
   return NULL;
@@ -476,7 +496,8 @@ static const char* const tensor_kind_articles[KILN__TENSOR_KIND_COUNT] = {
 // The checks of one tensor that need no other tensor or layer.
 static kiln_status_t verify_tensor_fields(verifier_t* v, uint32_t t,
                                           uint32_t* input_count,
-                                          uint32_t* output_count) {
+                                          uint32_t* output_count,
+                                          uint32_t* size_tensor_count) {
   const kiln__plan_t* plan = v->plan;
   const kiln__plan_tensor_t* tensor = &plan->tensors[t];
   if (tensor->kind >= KILN__TENSOR_KIND_COUNT) {
@@ -512,6 +533,37 @@ static kiln_status_t verify_tensor_fields(verifier_t* v, uint32_t t,
     return fail(v, TENSOR_AT(t, IS_OUTPUT),
                 "tensor %" PRIu32 " output flag is %u, not 0 or 1", t,
                 (unsigned)tensor->is_output);
+  }
+  if (tensor->is_size_tensor > 1) {
+    return fail(v, TENSOR_AT(t, KIND),
+                "tensor %" PRIu32 " size tensor flag is %u, not 0 or 1", t,
+                (unsigned)tensor->is_size_tensor);
+  }
+  if (tensor->is_size_tensor) {
+    uint64_t listed_at = SIZE_TENSOR_AT(*size_tensor_count);
+    ++*size_tensor_count;
+    if (tensor->kind != KILN__TENSOR_ACTIVATION) {
+      return fail(v, listed_at,
+                  "size tensor %" PRIu32
+                  " is %s %s; size tensors are "
+                  "activations",
+                  t, tensor_kind_articles[tensor->kind],
+                  tensor_kind_names[tensor->kind]);
+    }
+    if (tensor->rank != 0 || (tensor->dtype != KILN_DTYPE_INT32 &&
+                              tensor->dtype != KILN_DTYPE_INT64)) {
+      return fail(v, listed_at,
+                  "size tensor %" PRIu32 " has rank %" PRId32
+                  " and dtype %s; a size tensor is a rank-0 int32 or int64",
+                  t, tensor->rank,
+                  kiln_dtype_name((kiln_dtype_t)tensor->dtype));
+    }
+    if (tensor->alias_of != KILN__NONE) {
+      return fail(v, listed_at,
+                  "size tensor %" PRIu32 " aliases tensor %" PRIu32
+                  "; size tensors alias nothing",
+                  t, tensor->alias_of);
+    }
   }
   bool bound = tensor->kind == KILN__TENSOR_INPUT || tensor->is_output;
   KILN_RETURN_IF_ERROR(check_name(v, tensor->name, TENSOR_AT(t, NAME), "tensor",
@@ -572,20 +624,26 @@ static kiln_status_t verify_tensor_fields(verifier_t* v, uint32_t t,
   return NULL;
 }
 
-// Walks the expression DAG under |e|: no size tensors, and every dimension
-// is one of an existing input. |visited| is indexed by node id.
-static kiln_status_t walk_expr(const verifier_t* v, uint32_t index,
-                               kiln_sym_t e, uint8_t* visited,
-                               size_t node_count) {
+// Walks the expression DAG under |e|: every dimension is one of an existing
+// input, and every size tensor placeholder names a size tensor of the
+// engine. Records in v->node_layer which layer produces the size tensors
+// each node uses, and returns that for |e| in |*out_layer|.
+static kiln_status_t walk_expr(verifier_t* v, uint32_t index, kiln_sym_t e,
+                               size_t node_count, uint32_t* out_layer) {
+  *out_layer = NODE_NO_SIZE_TENSOR;
   uint32_t id = kiln__sym_id(e);
-  if (id >= node_count || visited[id]) return NULL;
-  visited[id] = 1;
+  if (id >= node_count) return NULL;
+  if (v->node_layer[id] != NODE_UNVISITED) {
+    *out_layer = v->node_layer[id];
+    return NULL;
+  }
   kiln_sym_info_t info = kiln_sym_get_info(e);
+  const kiln__plan_t* plan = v->plan;
+  uint32_t layer = NODE_NO_SIZE_TENSOR;
   switch (info.op) {
     case KILN_SYM_OP_CONST:
-      return NULL;
+      break;
     case KILN_SYM_OP_DIM: {
-      const kiln__plan_t* plan = v->plan;
       if (info.tensor >= plan->input_count) {
         return fail(v, EXPRS_AT(),
                     "expression %" PRIu32 " uses a dimension of input %" PRIu32
@@ -599,35 +657,113 @@ static kiln_status_t walk_expr(const verifier_t* v, uint32_t index,
                     " of input %" PRIu32 ", which has rank %" PRId32,
                     index, info.dim, info.tensor, plan->tensors[t].rank);
       }
-      return NULL;
+      break;
     }
-    case KILN_SYM_OP_SIZE_TENSOR:
-      return fail(v, EXPRS_AT(),
-                  "expression %" PRIu32 " uses size tensor s%" PRIu32
-                  "; AOT engines do not support data-dependent shapes",
-                  index, info.index);
-    default:
+    case KILN_SYM_OP_SIZE_TENSOR: {
+      if (info.index >= plan->tensor_count) {
+        return fail(v, EXPRS_AT(),
+                    "expression %" PRIu32 " uses size tensor s%" PRIu32
+                    ", but there are %" PRIu32 " tensors",
+                    index, info.index, plan->tensor_count);
+      }
+      const kiln__plan_tensor_t* st = &plan->tensors[info.index];
+      if (!st->is_size_tensor) {
+        return fail(v, EXPRS_AT(),
+                    "expression %" PRIu32 " uses size tensor s%" PRIu32
+                    ", but tensor %" PRIu32
+                    " is not a size tensor of the engine (the SIZE_TENSORS "
+                    "section does not list it)",
+                    index, info.index, info.index);
+      }
+      // The opt value and the upper bound use no size tensor (the
+      // expression table refuses that); their dimensions are checked.
+      uint32_t unused;
       if (!info.a || !info.b) {
         return fail(v, EXPRS_AT(), "expression %" PRIu32 " lacks an operand",
                     index);
       }
-      KILN_RETURN_IF_ERROR(walk_expr(v, index, info.a, visited, node_count));
-      return walk_expr(v, index, info.b, visited, node_count);
+      KILN_RETURN_IF_ERROR(walk_expr(v, index, info.a, node_count, &unused));
+      KILN_RETURN_IF_ERROR(walk_expr(v, index, info.b, node_count, &unused));
+      layer = NODE_LAYER + st->producer;  // an activation: producer checked
+      break;
+    }
+    default: {
+      if (!info.a || !info.b) {
+        return fail(v, EXPRS_AT(), "expression %" PRIu32 " lacks an operand",
+                    index);
+      }
+      uint32_t la, lb;
+      KILN_RETURN_IF_ERROR(walk_expr(v, index, info.a, node_count, &la));
+      KILN_RETURN_IF_ERROR(walk_expr(v, index, info.b, node_count, &lb));
+      layer = la == NODE_NO_SIZE_TENSOR   ? lb
+              : lb == NODE_NO_SIZE_TENSOR ? la
+              : la == lb                  ? la
+                                          : NODE_MIXED;
+      break;
+    }
   }
+  v->node_layer[id] = layer;
+  *out_layer = layer;
+  return NULL;
 }
 
 static kiln_status_t verify_exprs(verifier_t* v) {
   const kiln__plan_t* plan = v->plan;
   size_t node_count = kiln_sym_table_node_count(plan->sym);
-  uint8_t* visited = NULL;
-  SCRATCH_ALLOC(v, node_count, uint8_t, visited);
+  SCRATCH_ALLOC(v, node_count, uint32_t, v->node_layer);
   for (uint32_t i = 0; i < plan->expr_count; ++i) {
     kiln_sym_t e = plan->exprs[i];
     if (!e || kiln__sym_table_of(e) != plan->sym) {
       return fail(v, EXPRS_AT(), "expression %" PRIu32 " is %s", i,
                   e ? "not in the plan's table" : "NULL");
     }
-    KILN_RETURN_IF_ERROR(walk_expr(v, i, e, visited, node_count));
+    uint32_t unused;
+    KILN_RETURN_IF_ERROR(walk_expr(v, i, e, node_count, &unused));
+  }
+  return NULL;
+}
+
+// Marks the data-dependent tensors: activations with a dimension that uses
+// size tensors, all of which the tensor's own producer must produce (a
+// plugin's size tensors give the shapes of that plugin's other outputs).
+static kiln_status_t verify_data_dependent(verifier_t* v) {
+  const kiln__plan_t* plan = v->plan;
+  SCRATCH_ALLOC(v, plan->tensor_count, uint8_t, v->data_dependent);
+  size_t node_count = kiln_sym_table_node_count(plan->sym);
+  for (uint32_t t = 0; t < plan->tensor_count; ++t) {
+    const kiln__plan_tensor_t* tensor = &plan->tensors[t];
+    for (int32_t j = 0; j < tensor->rank; ++j) {
+      kiln_sym_t e = plan->exprs[tensor->dims[j]];
+      if (!kiln__sym_uses_size_tensor(e)) continue;
+      uint32_t id = kiln__sym_id(e);
+      uint32_t layer = id < node_count ? v->node_layer[id] : NODE_MIXED;
+      uint64_t dim_at = TENSOR_AT(t, DIMS) + 4 * (uint64_t)j;
+      if (tensor->kind != KILN__TENSOR_ACTIVATION) {
+        return fail(v, dim_at,
+                    "tensor %" PRIu32 " (%s) dimension %" PRId32
+                    " uses a size tensor; only activations have "
+                    "data-dependent shapes",
+                    t, tensor_kind_names[tensor->kind], j);
+      }
+      if (layer != NODE_LAYER + tensor->producer) {
+        if (layer == NODE_MIXED) {
+          return fail(v, dim_at,
+                      "tensor %" PRIu32 " dimension %" PRId32
+                      " uses size tensors of several layers; a shape may use "
+                      "only the size tensors of the layer producing it "
+                      "(layer %" PRIu32 ")",
+                      t, j, tensor->producer);
+        }
+        return fail(v, dim_at,
+                    "tensor %" PRIu32 " dimension %" PRId32
+                    " uses a size tensor of layer %" PRIu32
+                    ", but layer %" PRIu32
+                    " produces the tensor; a shape may use only the size "
+                    "tensors of the layer producing it",
+                    t, j, layer - NODE_LAYER, tensor->producer);
+      }
+      v->data_dependent[t] = 1;
+    }
   }
   return NULL;
 }
@@ -800,6 +936,25 @@ static kiln_status_t verify_layer_launch(verifier_t* v, uint32_t l,
   KILN_RETURN_IF_ERROR(check_expr_index(v, layer->shared_mem,
                                         LAYER_AT(l, SHARED_MEM), "layer", l,
                                         "shared memory"));
+  static const char* const launch_names[7] = {
+      "grid x",  "grid y",  "grid z",       "block x",
+      "block y", "block z", "shared memory"};
+  const uint32_t launch_exprs[7] = {
+      layer->grid[0],  layer->grid[1],  layer->grid[2],   layer->block[0],
+      layer->block[1], layer->block[2], layer->shared_mem};
+  const uint64_t launch_at[7] = {LAYER_AT(l, GRID),      LAYER_AT(l, GRID) + 4,
+                                 LAYER_AT(l, GRID) + 8,  LAYER_AT(l, BLOCK),
+                                 LAYER_AT(l, BLOCK) + 4, LAYER_AT(l, BLOCK) + 8,
+                                 LAYER_AT(l, SHARED_MEM)};
+  for (int k = 0; k < 7; ++k) {
+    if (kiln__sym_uses_size_tensor(plan->exprs[launch_exprs[k]])) {
+      return fail(v, launch_at[k],
+                  "layer %" PRIu32 " %s is expression %" PRIu32
+                  ", which uses a size tensor; launches cannot depend on "
+                  "values the engine computes",
+                  l, launch_names[k], launch_exprs[k]);
+    }
+  }
   KILN_RETURN_IF_ERROR(check_range(v, layer->args, plan->arg_count,
                                    LAYER_AT(l, ARGS), "layer", l, "args",
                                    "args"));
@@ -897,6 +1052,13 @@ static kiln_status_t verify_layers(verifier_t* v) {
                     l, k, t, plan->tensor_count);
       }
       const kiln__plan_tensor_t* tensor = &plan->tensors[t];
+      if (v->data_dependent[t]) {
+        return fail(v, INDEX_AT(at_index),
+                    "layer %" PRIu32 " input %" PRIu32 " is tensor %" PRIu32
+                    ", whose shape is data-dependent; only outputs may have "
+                    "data-dependent shapes",
+                    l, k, t);
+      }
       if (tensor->kind == KILN__TENSOR_ACTIVATION && tensor->producer >= l) {
         return fail(v, INDEX_AT(at_index),
                     "layer %" PRIu32 " input %" PRIu32 " is tensor %" PRIu32
@@ -1078,9 +1240,10 @@ static kiln_status_t verify(verifier_t* v) {
   for (uint32_t i = 0; i < plan->input_count; ++i) {
     v->input_tensor[i] = KILN__NONE;
   }
-  uint32_t inputs = 0, outputs = 0;
+  uint32_t inputs = 0, outputs = 0, size_tensors = 0;
   for (uint32_t t = 0; t < plan->tensor_count; ++t) {
-    KILN_RETURN_IF_ERROR(verify_tensor_fields(v, t, &inputs, &outputs));
+    KILN_RETURN_IF_ERROR(
+        verify_tensor_fields(v, t, &inputs, &outputs, &size_tensors));
   }
   if (inputs != plan->input_count) {
     return fail(v, INFO_AT(INPUT_COUNT),
@@ -1097,6 +1260,7 @@ static kiln_status_t verify(verifier_t* v) {
   // Every ordinal 0..n-1 is taken once: n tensors took distinct ordinals
   // below n.
   KILN_RETURN_IF_ERROR(verify_exprs(v));
+  KILN_RETURN_IF_ERROR(verify_data_dependent(v));
   for (uint32_t t = 0; t < plan->tensor_count; ++t) {
     KILN_RETURN_IF_ERROR(verify_static_dims(v, t));
     KILN_RETURN_IF_ERROR(verify_placement(v, t));

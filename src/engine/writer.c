@@ -12,6 +12,7 @@
 
 typedef struct section_t {
   uint32_t id;
+  uint32_t flags;
   uint32_t count;
   size_t start;  // in the writer
   size_t size;
@@ -245,6 +246,21 @@ static kiln_status_t write_profiles(engine_writer_t* w, section_t* s) {
   return NULL;
 }
 
+// The size tensors, ascending. A reader that does not know them cannot run
+// the engine: the section is MUST_UNDERSTAND when it lists any.
+static kiln_status_t write_size_tensors(engine_writer_t* w, section_t* s) {
+  const kiln__plan_t* plan = w->plan;
+  uint32_t count = 0;
+  for (uint32_t t = 0; t < plan->tensor_count; ++t) {
+    if (!plan->tensors[t].is_size_tensor) continue;
+    KILN_RETURN_IF_ERROR(kiln__writer_u32(w->out, t));
+    ++count;
+  }
+  s->count = count;
+  s->flags = count ? KILN__SECTION_FLAG_MUST_UNDERSTAND : 0;
+  return NULL;
+}
+
 static kiln_status_t write_exprs(engine_writer_t* w, section_t* s) {
   s->count = w->plan->expr_count;
   return kiln__sym_serialize(w->plan->exprs, w->plan->expr_count, w->out);
@@ -270,6 +286,7 @@ static const section_fn_t section_writers[KILN__SECTION_ID_END] = {
     [KILN__SECTION_INDICES] = write_indices,
     [KILN__SECTION_PROFILES] = write_profiles,
     [KILN__SECTION_BLOB] = write_blob,
+    [KILN__SECTION_SIZE_TENSORS] = write_size_tensors,
 };
 
 static kiln_status_t write_file(engine_writer_t* w) {
@@ -297,7 +314,7 @@ static kiln_status_t write_file(engine_writer_t* w) {
     const section_t* s = &w->sections[i];
     uint8_t* e = table + i * KILN__SECTION_ENTRY_SIZE;
     kiln__le_put_u32(e + KILN__SECTION_OFF_ID, s->id);
-    kiln__le_put_u32(e + KILN__SECTION_OFF_FLAGS, 0);
+    kiln__le_put_u32(e + KILN__SECTION_OFF_FLAGS, s->flags);
     kiln__le_put_u64(e + KILN__SECTION_OFF_OFFSET, s->start - w->base);
     kiln__le_put_u64(e + KILN__SECTION_OFF_SIZE, s->size);
     kiln__le_put_u32(e + KILN__SECTION_OFF_COUNT, s->count);

@@ -27,6 +27,7 @@
 #include "base/size.h"
 #include "engine/engine.h"
 #include "runtime/runtime.h"
+#include "sym/sym.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define NOINLINE __attribute__((noinline))
@@ -170,6 +171,7 @@ static void reset_shapes(kiln_context_t* context) {
   context->shapes_changed = true;
   context->values_valid = false;
   context->ready = false;
+  context->has_run = false;
 }
 
 static kiln_status_t context_init(kiln_context_t* context) {
@@ -181,6 +183,9 @@ static kiln_status_t context_init(kiln_context_t* context) {
   CONTEXT_ARRAY(context, plan->tensor_count, uint64_t, context->bound);
   CONTEXT_ARRAY(context, plan->tensor_count, uint64_t, context->addresses);
   CONTEXT_ARRAY(context, plan->tensor_count, kiln_dims_t, context->dims);
+  CONTEXT_ARRAY(context, plan->tensor_count, uint64_t, context->max_bytes);
+  CONTEXT_ARRAY(context, plan->tensor_count, int64_t, context->size_values);
+  CONTEXT_ARRAY(context, plan->tensor_count, uint64_t, context->size_raw);
   CONTEXT_ARRAY(context, plan->expr_count, int64_t, context->values);
   CONTEXT_ARRAY(context, plan->layer_count, kiln__runtime_layer_t,
                 context->layers);
@@ -397,6 +402,17 @@ kiln_status_t kiln_context_set_input_shape(kiln_context_t* context,
   return NULL;
 }
 
+// Binds binding |index| to |address|; both setters of addresses use it.
+static void bind_address(kiln_context_t* context, uint32_t index,
+                         uint64_t address) {
+  uint32_t t = context->engine->io_tensors[index];
+  if (context->is_bound[t] && context->bound[t] == address) return;
+  context->is_bound[t] = true;
+  context->bound[t] = address;
+  context->addresses_changed = true;
+  context->ready = false;
+}
+
 kiln_status_t kiln_context_set_tensor_address(kiln_context_t* context,
                                               const char* name,
                                               uint64_t address) {
@@ -408,17 +424,63 @@ kiln_status_t kiln_context_set_tensor_address(kiln_context_t* context,
   KILN_RETURN_IF_ERROR(kiln__device_check(context->device));
   uint32_t index = 0;
   KILN_RETURN_IF_ERROR(find_binding(context->engine, name, false, &index));
-  uint32_t t = context->engine->io_tensors[index];
-  if (context->is_bound[t] && context->bound[t] == address) return NULL;
-  context->is_bound[t] = true;
-  context->bound[t] = address;
-  context->addresses_changed = true;
-  context->ready = false;
+  bind_address(context, index, address);
+  return NULL;
+}
+
+kiln_status_t kiln_context_set_tensor_addresses(kiln_context_t* context,
+                                                uint32_t count,
+                                                const uint64_t* addresses) {
+  if (!context || (count && !addresses)) {
+    return kiln_make_status(KILN_STATUS_INVALID_ARGUMENT,
+                            "kiln_context_set_tensor_addresses: NULL context "
+                            "or addresses");
+  }
+  KILN_RETURN_IF_ERROR(kiln__device_check(context->device));
+  if (count > context->engine->io_count) {
+    return kiln_make_status(KILN_STATUS_OUT_OF_RANGE,
+                            "kiln_context_set_tensor_addresses: %" PRIu32
+                            " addresses for an engine with %" PRIu32
+                            " bindings",
+                            count, context->engine->io_count);
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    bind_address(context, i, addresses[i]);
+  }
+  return NULL;
+}
+
+// The bytes of data-dependent tensor |t| at the upper bounds of its
+// dimensions for the current input shapes. Called with the engine's
+// evaluation mutex held.
+static kiln_status_t data_dependent_bytes(kiln_context_t* context, uint32_t t,
+                                          uint64_t* out_bytes) {
+  const kiln__plan_t* plan = context->plan;
+  const kiln__plan_tensor_t* tensor = &plan->tensors[t];
+  kiln__sym_bounds_env_t env = {context->input_dims, context->input_dims,
+                                plan->input_count};
+  uint64_t bytes = kiln_dtype_size((kiln_dtype_t)tensor->dtype);
+  for (int32_t j = 0; j < tensor->rank; ++j) {
+    kiln__sym_interval_t range;
+    KILN_RETURN_IF_ERROR(kiln__sym_bounds(
+        plan->sym, plan->exprs[tensor->dims[j]], &env, &range));
+    uint64_t hi = range.hi > 0 ? (uint64_t)range.hi : 0;
+    if (__builtin_mul_overflow(bytes, hi, &bytes)) {
+      return kiln_make_status(KILN_STATUS_OUT_OF_RANGE,
+                              "its size at the upper bound of dimension "
+                              "%" PRId32 " overflows",
+                              j);
+    }
+  }
+  *out_bytes = bytes;
   return NULL;
 }
 
 // Evaluates every expression for the current input shapes and the
-// dimensions of every tensor, unless that was done already.
+// dimensions of every tensor, unless that was done already. Expressions
+// that use size tensors are left for kiln_context_read_output_shape; the
+// dimensions they give are -1 and the tensors' sizes are their upper
+// bounds.
 static kiln_status_t evaluate(kiln_context_t* context) {
   if (context->values_valid) return NULL;
   kiln_engine_t* engine = context->engine;
@@ -436,10 +498,21 @@ static kiln_status_t evaluate(kiln_context_t* context) {
   env.tensors = context->input_dims;
   env.tensor_count = plan->input_count;
   kiln_status_t status = NULL;
+  char label[256];
   pthread_mutex_lock(&engine->eval_mutex);
   for (uint32_t e = 0; !status && e < plan->expr_count; ++e) {
+    context->values[e] = 0;
+    if (kiln__sym_uses_size_tensor(plan->exprs[e])) continue;
     status =
         kiln_sym_eval(plan->sym, plan->exprs[e], &env, &context->values[e]);
+  }
+  for (uint32_t t = 0; !status && t < plan->tensor_count; ++t) {
+    if (!engine->data_dependent[t]) continue;
+    status = data_dependent_bytes(context, t, &context->max_bytes[t]);
+    if (status) {
+      format_tensor(plan, t, label, sizeof(label));
+      status = kiln_status_annotate(status, "data-dependent %s", label);
+    }
   }
   pthread_mutex_unlock(&engine->eval_mutex);
   ++context->evaluation_count;
@@ -448,15 +521,19 @@ static kiln_status_t evaluate(kiln_context_t* context) {
                                 "evaluating the engine's expressions for the "
                                 "current input shapes");
   }
-  char label[256];
   for (uint32_t t = 0; t < plan->tensor_count; ++t) {
     const kiln__plan_tensor_t* tensor = &plan->tensors[t];
     kiln_dims_t* dims = &context->dims[t];
     memset(dims, 0, sizeof(*dims));
     dims->rank = tensor->rank;
+    bool data_dependent = engine->data_dependent[t] != 0;
     uint64_t numel = 1;
     bool overflow = false;
     for (int32_t j = 0; j < tensor->rank; ++j) {
+      if (kiln__sym_uses_size_tensor(plan->exprs[tensor->dims[j]])) {
+        dims->d[j] = -1;
+        continue;
+      }
       int64_t value = context->values[tensor->dims[j]];
       if (value < 0) {
         format_tensor(plan, t, label, sizeof(label));
@@ -468,9 +545,12 @@ static kiln_status_t evaluate(kiln_context_t* context) {
       dims->d[j] = value;
       overflow |= __builtin_mul_overflow(numel, (uint64_t)value, &numel);
     }
-    uint64_t bytes = 0;
-    overflow |= __builtin_mul_overflow(
-        numel, (uint64_t)kiln_dtype_size((kiln_dtype_t)tensor->dtype), &bytes);
+    uint64_t bytes = context->max_bytes[t];
+    if (!data_dependent) {
+      overflow |= __builtin_mul_overflow(
+          numel, (uint64_t)kiln_dtype_size((kiln_dtype_t)tensor->dtype),
+          &bytes);
+    }
     if (overflow) {
       format_tensor(plan, t, label, sizeof(label));
       return kiln_make_status(KILN_STATUS_OUT_OF_RANGE,
@@ -478,13 +558,15 @@ static kiln_status_t evaluate(kiln_context_t* context) {
                               "input shapes",
                               label);
     }
+    context->max_bytes[t] = bytes;
     if (tensor->arena_offset != UINT64_MAX && bytes > tensor->max_bytes) {
       format_tensor(plan, t, label, sizeof(label));
       return kiln_make_status(KILN_STATUS_OUT_OF_RANGE,
-                              "%s takes %" PRIu64
+                              "%s takes %s%" PRIu64
                               " bytes for the current input shapes, but the "
                               "engine planned %" PRIu64 " bytes for it",
-                              label, bytes, tensor->max_bytes);
+                              label, data_dependent ? "up to " : "", bytes,
+                              tensor->max_bytes);
     }
   }
   context->values_valid = true;
@@ -517,6 +599,188 @@ kiln_status_t kiln_context_get_shape(kiln_context_t* context, const char* name,
   }
   *out_rank = dims->rank;
   for (int32_t j = 0; j < dims->rank; ++j) out_dims[j] = dims->d[j];
+  return NULL;
+}
+
+// Finds output |name| for the calls below: INVALID_ARGUMENT for an input.
+static kiln_status_t find_output(const kiln_engine_t* engine, const char* name,
+                                 const char* call, uint32_t* out_index) {
+  KILN_RETURN_IF_ERROR(find_binding(engine, name, false, out_index));
+  if (*out_index < engine->plan->input_count) {
+    return kiln_make_status(KILN_STATUS_INVALID_ARGUMENT,
+                            "%s: '%s' is an input of the engine, not an "
+                            "output",
+                            call, name);
+  }
+  return NULL;
+}
+
+kiln_status_t kiln_context_get_max_output_size(kiln_context_t* context,
+                                               const char* name,
+                                               uint64_t* out_bytes) {
+  if (!context || !out_bytes) {
+    return kiln_make_status(KILN_STATUS_INVALID_ARGUMENT,
+                            "kiln_context_get_max_output_size: NULL context "
+                            "or output");
+  }
+  *out_bytes = 0;
+  KILN_RETURN_IF_ERROR(kiln__device_check(context->device));
+  uint32_t index = 0;
+  KILN_RETURN_IF_ERROR(find_output(context->engine, name,
+                                   "kiln_context_get_max_output_size", &index));
+  KILN_RETURN_IF_ERROR(evaluate(context));
+  *out_bytes = context->max_bytes[context->engine->io_tensors[index]];
+  return NULL;
+}
+
+// Converts the bytes copied from size tensor |t| to its value.
+static int64_t size_tensor_value(const kiln_context_t* context, uint32_t t) {
+  const kiln__plan_tensor_t* tensor = &context->plan->tensors[t];
+  uint64_t raw = context->size_raw[t];
+  if (tensor->dtype == KILN_DTYPE_INT32) {
+    int32_t v;
+    memcpy(&v, &raw, sizeof(v));  // the 4 bytes copied to the start
+    return v;
+  }
+  int64_t v;
+  memcpy(&v, &raw, sizeof(v));
+  return v;
+}
+
+// Checks the value of size tensor placeholder |p| (in the shape of tensor
+// |t|) against 0 and its upper bound for the current input shapes. Called
+// with the engine's evaluation mutex held.
+static kiln_status_t check_size_value(kiln_context_t* context, uint32_t t,
+                                      kiln_sym_t p) {
+  const kiln__plan_t* plan = context->plan;
+  kiln_sym_info_t info = kiln_sym_get_info(p);
+  int64_t value = context->size_values[info.index];
+  kiln_sym_env_t env;
+  memset(&env, 0, sizeof(env));
+  env.tensors = context->input_dims;
+  env.tensor_count = plan->input_count;
+  int64_t upper = 0;
+  KILN_RETURN_IF_ERROR(kiln_sym_eval(plan->sym, info.b, &env, &upper));
+  if (value >= 0 && value <= upper) return NULL;
+  char layer[256], size_tensor[256], output[256];
+  format_layer(plan, plan->tensors[info.index].producer, layer, sizeof(layer));
+  format_tensor(plan, info.index, size_tensor, sizeof(size_tensor));
+  format_tensor(plan, t, output, sizeof(output));
+  return kiln_make_status(
+      KILN_STATUS_OUT_OF_RANGE,
+      "%s wrote %" PRId64 " to size tensor %s, %s its upper bound %" PRId64
+      " for the current input shapes; the shape of %s is unknown (its memory "
+      "holds at most the bound's worth of elements)",
+      layer, value, size_tensor,
+      value < 0 ? "below 0 (the bound is 0 to" : "above", upper, output);
+}
+
+kiln_status_t kiln_context_read_output_shape(kiln_context_t* context,
+                                             const char* name, void* stream,
+                                             int32_t* out_rank,
+                                             int64_t* out_dims) {
+  if (!context || !out_rank || !out_dims) {
+    return kiln_make_status(KILN_STATUS_INVALID_ARGUMENT,
+                            "kiln_context_read_output_shape: NULL context or "
+                            "output");
+  }
+  *out_rank = 0;
+  kiln_device_t* device = context->device;
+  KILN_RETURN_IF_ERROR(kiln__device_check(device));
+  kiln_engine_t* engine = context->engine;
+  const kiln__plan_t* plan = context->plan;
+  uint32_t index = 0;
+  KILN_RETURN_IF_ERROR(
+      find_output(engine, name, "kiln_context_read_output_shape", &index));
+  uint32_t t = engine->io_tensors[index];
+  if (!engine->data_dependent[t]) {
+    return kiln_context_get_shape(context, name, out_rank, out_dims);
+  }
+  if (!context->has_run || !context->ready) {
+    return kiln_make_status(KILN_STATUS_FAILED_PRECONDITION,
+                            "output '%s' has a data-dependent shape, known "
+                            "only after an enqueue: call kiln_context_enqueue "
+                            "after the last change of input shapes or tensor "
+                            "addresses",
+                            name);
+  }
+  // Copy each size tensor once, on the enqueue's stream, then wait.
+  const kiln_sym_t* placeholders =
+      engine->placeholders + engine->io_placeholder_first[index];
+  uint32_t count = engine->io_placeholder_count[index];
+  KILN_RETURN_IF_ERROR(kiln__device_enter(device));
+  kiln__cu_stream_t cu_stream = (kiln__cu_stream_t)stream;
+  for (uint32_t k = 0; k < count; ++k) {
+    uint32_t st = kiln_sym_get_info(placeholders[k]).index;
+    bool copied = false;
+    for (uint32_t m = 0; m < k && !copied; ++m) {
+      copied = kiln_sym_get_info(placeholders[m]).index == st;
+    }
+    if (copied) continue;
+    context->size_raw[st] = 0;
+    size_t bytes = kiln_dtype_size((kiln_dtype_t)plan->tensors[st].dtype);
+    kiln_status_t status = KILN__DEVICE_CU(
+        device, cuMemcpyDtoHAsync(&context->size_raw[st],
+                                  context->addresses[st], bytes, cu_stream));
+    if (status) {
+      char label[256];
+      format_tensor(plan, st, label, sizeof(label));
+      return kiln_status_annotate(status, "reading size tensor %s", label);
+    }
+  }
+  kiln_status_t status =
+      KILN__DEVICE_CU(device, cuStreamSynchronize(cu_stream));
+  if (status) {
+    return kiln_status_annotate(status,
+                                "waiting for the enqueue that computes the "
+                                "shape of output '%s'",
+                                name);
+  }
+  for (uint32_t k = 0; k < count; ++k) {
+    uint32_t st = kiln_sym_get_info(placeholders[k]).index;
+    context->size_values[st] = size_tensor_value(context, st);
+  }
+  // Check the values, then evaluate the shape.
+  const kiln__plan_tensor_t* tensor = &plan->tensors[t];
+  kiln_sym_env_t env;
+  memset(&env, 0, sizeof(env));
+  env.tensors = context->input_dims;
+  env.tensor_count = plan->input_count;
+  env.size_tensor_values = context->size_values;
+  env.size_tensor_count = plan->tensor_count;
+  kiln_dims_t dims;
+  memset(&dims, 0, sizeof(dims));
+  dims.rank = tensor->rank;
+  pthread_mutex_lock(&engine->eval_mutex);
+  for (uint32_t k = 0; !status && k < count; ++k) {
+    status = check_size_value(context, t, placeholders[k]);
+  }
+  for (int32_t j = 0; !status && j < tensor->rank; ++j) {
+    status = kiln_sym_eval(plan->sym, plan->exprs[tensor->dims[j]], &env,
+                           &dims.d[j]);
+  }
+  pthread_mutex_unlock(&engine->eval_mutex);
+  KILN_RETURN_IF_ERROR(status);
+  uint64_t bytes = kiln_dtype_size((kiln_dtype_t)tensor->dtype);
+  bool overflow = false;
+  for (int32_t j = 0; j < tensor->rank; ++j) {
+    if (dims.d[j] < 0) {
+      return kiln_make_status(KILN_STATUS_OUT_OF_RANGE,
+                              "output '%s' dimension %" PRId32
+                              " evaluates to %" PRId64
+                              " for the values its size tensors hold",
+                              name, j, dims.d[j]);
+    }
+    overflow |= __builtin_mul_overflow(bytes, (uint64_t)dims.d[j], &bytes);
+  }
+  if (KILN_NEVER(overflow || bytes > context->max_bytes[t])) {
+    return kiln_make_status(KILN_STATUS_INTERNAL,
+                            "output '%s' takes more bytes than its upper "
+                            "bound (%" PRIu64 ")",
+                            name, context->max_bytes[t]);
+  }
+  *out_rank = dims.rank;
+  for (int32_t j = 0; j < dims.rank; ++j) out_dims[j] = dims.d[j];
   return NULL;
 }
 
@@ -763,10 +1027,10 @@ static kiln_status_t prepare_host_layer(kiln_context_t* context, uint32_t l) {
     view->rank = dims->rank;
     int64_t stride = 1;
     for (int32_t j = dims->rank - 1; j >= 0; --j) {
-      view->dims[j] = dims->d[j];
+      view->dims[j] = dims->d[j];  // -1 where data-dependent
       view->strides[j] = stride;
       // evaluate() checked that the element count fits.
-      stride *= dims->d[j] ? dims->d[j] : 1;
+      stride *= dims->d[j] > 0 ? dims->d[j] : 1;
     }
   }
   return NULL;
@@ -894,7 +1158,8 @@ static kiln_status_t refresh_addresses(kiln_context_t* context) {
 
 // The slow path of enqueue: whatever changed since the last one.
 static NOINLINE kiln_status_t context_prepare(kiln_context_t* context) {
-  context->graph = NULL;  // looked up again for the new state
+  context->graph = NULL;     // looked up again for the new state
+  context->has_run = false;  // size tensors hold another enqueue's values
   if (context->shapes_changed) {
     KILN_RETURN_IF_ERROR(evaluate(context));
     // Addresses are checked before launches so that a missing one is named
@@ -984,7 +1249,10 @@ kiln_status_t kiln_context_enqueue(kiln_context_t* context, void* stream) {
     bool launched = false;
     KILN_RETURN_IF_ERROR(
         kiln__context_graph_enqueue(context, cu_stream, &launched));
-    if (launched) return NULL;
+    if (launched) {
+      context->has_run = true;
+      return NULL;
+    }
   }
   const kiln__runtime_launch_t* launch = context->launches;
   const kiln__runtime_launch_t* end = launch + context->launch_count;
@@ -1001,5 +1269,6 @@ kiln_status_t kiln_context_enqueue(kiln_context_t* context, void* stream) {
       return launch_failed(context, launch, result);
     }
   }
+  context->has_run = true;
   return NULL;
 }

@@ -15,6 +15,7 @@
 #include "cuda/cubin.h"
 #include "cuda/ptx.h"
 #include "runtime/runtime.h"
+#include "sym/sym.h"
 
 // Constants are placed at multiples of this in their device allocation.
 #define CONSTANT_ALIGNMENT 256
@@ -119,6 +120,85 @@ static kiln_status_t build_bindings(kiln_engine_t* engine) {
   return NULL;
 }
 
+// Counts size tensor placeholders, or stores them when |items| is set.
+typedef struct placeholder_sink_t {
+  kiln_sym_t* items;
+  uint32_t count;
+} placeholder_sink_t;
+
+static kiln_status_t sink_placeholder(void* user_data, kiln_sym_t placeholder) {
+  placeholder_sink_t* sink = (placeholder_sink_t*)user_data;
+  if (sink->items) sink->items[sink->count] = placeholder;
+  ++sink->count;
+  return NULL;
+}
+
+// Visits the placeholders in the shape of tensor |t| with |sink|.
+static kiln_status_t visit_shape(const kiln__plan_t* plan, uint32_t t,
+                                 placeholder_sink_t* sink) {
+  const kiln__plan_tensor_t* tensor = &plan->tensors[t];
+  kiln_sym_t roots[KILN_MAX_RANK];
+  for (int32_t j = 0; j < tensor->rank; ++j) {
+    roots[j] = plan->exprs[tensor->dims[j]];
+  }
+  return kiln__sym_visit_size_tensors(plan->sym, roots, (size_t)tensor->rank,
+                                      sink_placeholder, sink);
+}
+
+// Finds the data-dependent tensors and, for each output binding, the
+// distinct size tensor placeholders its shape uses (what
+// kiln_context_read_output_shape reads and checks).
+static kiln_status_t build_data_dependent(kiln_engine_t* engine) {
+  const kiln__plan_t* plan = engine->plan;
+  void* memory = NULL;
+  KILN_RETURN_IF_ERROR(
+      arena_array(engine, plan->tensor_count, sizeof(uint8_t), &memory));
+  engine->data_dependent = (uint8_t*)memory;
+  memset(engine->data_dependent, 0,
+         plan->tensor_count ? plan->tensor_count : 1);
+  KILN_RETURN_IF_ERROR(
+      arena_array(engine, engine->io_count, sizeof(uint32_t), &memory));
+  engine->io_placeholder_first = (uint32_t*)memory;
+  KILN_RETURN_IF_ERROR(
+      arena_array(engine, engine->io_count, sizeof(uint32_t), &memory));
+  engine->io_placeholder_count = (uint32_t*)memory;
+  for (uint32_t t = 0; t < plan->tensor_count; ++t) {
+    const kiln__plan_tensor_t* tensor = &plan->tensors[t];
+    for (int32_t j = 0; j < tensor->rank; ++j) {
+      if (kiln__sym_uses_size_tensor(plan->exprs[tensor->dims[j]])) {
+        engine->data_dependent[t] = 1;
+      }
+    }
+  }
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < engine->io_count; ++i) {
+    engine->io_placeholder_first[i] = 0;
+    engine->io_placeholder_count[i] = 0;
+    uint32_t t = engine->io_tensors[i];
+    if (!engine->data_dependent[t]) continue;
+    placeholder_sink_t sink = {NULL, 0};
+    KILN_RETURN_IF_ERROR(visit_shape(plan, t, &sink));
+    engine->io_placeholder_first[i] = (uint32_t)total;
+    engine->io_placeholder_count[i] = sink.count;
+    total += sink.count;
+    if (total > UINT32_MAX) {
+      return kiln_make_status(KILN_STATUS_OUT_OF_RANGE,
+                              "the engine's output shapes use too many size "
+                              "tensor placeholders");
+    }
+  }
+  KILN_RETURN_IF_ERROR(
+      arena_array(engine, (size_t)total, sizeof(kiln_sym_t), &memory));
+  engine->placeholders = (kiln_sym_t*)memory;
+  for (uint32_t i = 0; i < engine->io_count; ++i) {
+    if (!engine->io_placeholder_count[i]) continue;
+    placeholder_sink_t sink = {
+        engine->placeholders + engine->io_placeholder_first[i], 0};
+    KILN_RETURN_IF_ERROR(visit_shape(plan, engine->io_tensors[i], &sink));
+  }
+  return NULL;
+}
+
 uint32_t kiln_engine_io_count(const kiln_engine_t* engine) {
   return engine ? engine->io_count : 0;
 }
@@ -143,10 +223,14 @@ kiln_status_t kiln_engine_io_info(const kiln_engine_t* engine, uint32_t index,
   out_info->is_input = tensor->kind == KILN__TENSOR_INPUT;
   out_info->dtype = (kiln_dtype_t)tensor->dtype;
   out_info->rank = tensor->rank;
+  out_info->is_size_tensor = tensor->is_size_tensor != 0;
   for (int32_t j = 0; j < tensor->rank; ++j) {
     int64_t value;
-    out_info->dims[j] =
-        kiln_sym_is_constant(plan->exprs[tensor->dims[j]], &value) ? value : -1;
+    kiln_sym_t e = plan->exprs[tensor->dims[j]];
+    out_info->dims[j] = kiln_sym_is_constant(e, &value) ? value : -1;
+    if (kiln__sym_uses_size_tensor(e)) {
+      out_info->data_dependent_dims |= UINT32_C(1) << j;
+    }
   }
   return NULL;
 }
@@ -537,6 +621,7 @@ static kiln_status_t engine_load(kiln_engine_t* engine, kiln_const_bytes_t data,
   KILN_RETURN_IF_ERROR(
       kiln__engine_read(copy, engine->allocator, &engine->plan));
   KILN_RETURN_IF_ERROR(build_bindings(engine));
+  KILN_RETURN_IF_ERROR(build_data_dependent(engine));
   // Plugins first: a missing one is found before any driver work.
   KILN_RETURN_IF_ERROR(load_host_layers(engine, options));
   const kiln__plan_t* plan = engine->plan;

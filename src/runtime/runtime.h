@@ -145,6 +145,14 @@ struct kiln_engine_s {
   uint32_t io_count;
   uint32_t* io_tensors;
   char** io_names;  // NUL-terminated copies
+  // Data-dependent outputs: binding i's shape uses the distinct size tensor
+  // placeholders placeholders[io_placeholder_first[i] ..
+  // + io_placeholder_count[i]] (none for the other bindings).
+  uint32_t* io_placeholder_first;
+  uint32_t* io_placeholder_count;
+  kiln_sym_t* placeholders;
+  // Per tensor: 1 when a dimension depends on a size tensor's value.
+  uint8_t* data_dependent;
   // Constants in device memory: one allocation, |constant_offsets| into it.
   kiln__cu_deviceptr_t constant_memory;
   uint64_t* constant_offsets;
@@ -228,8 +236,16 @@ struct kiln_context_s {
   bool* is_bound;       // by tensor: the caller set an address
   uint64_t* bound;      // by tensor: the address the caller set
   uint64_t* addresses;  // by tensor: resolved for the launches
-  int64_t* values;      // by expression: evaluated
-  kiln_dims_t* dims;    // by tensor: evaluated
+  int64_t* values;      // by expression: evaluated (0 for those that use
+                        // size tensors)
+  kiln_dims_t* dims;    // by tensor: evaluated; -1 for data-dependent dims
+  // By tensor: the bytes it takes for the current input shapes; for a
+  // data-dependent tensor, at the upper bounds of its dimensions.
+  uint64_t* max_bytes;
+  // By tensor: size tensor values read by kiln_context_read_output_shape
+  // (|size_raw| holds the bytes copied from the device).
+  int64_t* size_values;
+  uint64_t* size_raw;
 
   kiln__cu_deviceptr_t activations;  // plan->activation_bytes
   kiln__cu_deviceptr_t scratch;      // Triton scratch, grown as needed
@@ -246,6 +262,9 @@ struct kiln_context_s {
   bool addresses_changed;  // resolve addresses and patch pointers
   bool ready;
   bool values_valid;  // |values| and |dims| hold the current shapes
+  // An enqueue succeeded since the last change of shapes or addresses: the
+  // size tensors hold what that enqueue computed.
+  bool has_run;
   uint64_t evaluation_count;
 
   // CUDA graphs (graph.c). |graphs_on| is |graphs_enabled| and

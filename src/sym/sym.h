@@ -62,6 +62,71 @@ uint32_t kiln__sym_id(kiln_sym_t expr);
 // failing. |capacity| must be at least 4. Never fails.
 void kiln__sym_describe(kiln_sym_t expr, char* buffer, size_t capacity);
 
+//===----------------------------------------------------------------------===//
+// Size tensors: bounds, rewriting and visiting
+//===----------------------------------------------------------------------===//
+
+// A closed interval of int64 values, lo <= hi.
+typedef struct kiln__sym_interval_t {
+  int64_t lo;
+  int64_t hi;
+} kiln__sym_interval_t;
+
+// What kiln__sym_bounds ranges over: dimension j of input tensor i takes
+// every value in [min[i].d[j], max[i].d[j]] (the two arrays have
+// |tensor_count| entries with equal ranks; they may be the same array for
+// a point), and a size tensor placeholder every value in [0, max(0, u)]
+// where u is the upper end of its upper bound's interval.
+typedef struct kiln__sym_bounds_env_t {
+  const kiln_dims_t* min;
+  const kiln_dims_t* max;
+  size_t tensor_count;
+} kiln__sym_bounds_env_t;
+
+// Computes an interval that holds every value |expr| can take over |env|,
+// by interval arithmetic over the DAG (each shared node once): sums and
+// differences add the ends (a - b gives [a.lo - b.hi, a.hi - b.lo]),
+// products, floor and ceiling divisions take the extremes of the four
+// corners, max/min are taken end by end, and comparisons give [0, 1] unless
+// the operands' intervals decide them. The result is sound (it may be
+// wider than the exact range when an input appears twice). |table| is the
+// table of |expr| (its scratch state is used: one thread at a time).
+// Returns OUT_OF_RANGE naming the expression and the node when an end
+// overflows int64 or a divisor's interval contains 0; INVALID_ARGUMENT
+// naming the tensor and dimension when |env| lacks a range; INVALID_ARGUMENT
+// for NULL arguments or an expression of another table.
+KILN_MUST_USE_RESULT kiln_status_t kiln__sym_bounds(
+    kiln_sym_table_t* table, kiln_sym_t expr, const kiln__sym_bounds_env_t* env,
+    kiln__sym_interval_t* out_interval);
+
+// Rebuilds |expr| in |table| with every size tensor placeholder of index k
+// replaced by one of index |map|[k] (same opt and upper bound). Shared nodes
+// are rebuilt once. INVALID_ARGUMENT naming the index when k >= |map_count|
+// or the expression belongs to another table; the builders' errors
+// (OUT_OF_RANGE, RESOURCE_EXHAUSTED). Uses |table|'s scratch state.
+KILN_MUST_USE_RESULT kiln_status_t kiln__sym_remap_size_tensors(
+    kiln_sym_table_t* table, kiln_sym_t expr, const uint32_t* map,
+    size_t map_count, kiln_sym_t* out_expr);
+
+// Rebuilds |expr| in |table| with every size tensor placeholder replaced by
+// its opt value: the expression's value when each size tensor holds its
+// opt. Errors as kiln__sym_remap_size_tensors.
+KILN_MUST_USE_RESULT kiln_status_t kiln__sym_size_tensors_at_opt(
+    kiln_sym_table_t* table, kiln_sym_t expr, kiln_sym_t* out_expr);
+
+// Called once per distinct size tensor placeholder node.
+typedef kiln_status_t (*kiln__sym_visit_fn_t)(void* user_data,
+                                              kiln_sym_t placeholder);
+
+// Calls |fn| once for each distinct size tensor placeholder in the DAGs of
+// |roots| (|count| roots of |table|, none NULL), in an unspecified order,
+// and stops at the first error |fn| returns. |fn| must not evaluate, bound
+// or rewrite expressions of |table| (they share its scratch state).
+// INVALID_ARGUMENT for a NULL or foreign root.
+KILN_MUST_USE_RESULT kiln_status_t kiln__sym_visit_size_tensors(
+    kiln_sym_table_t* table, const kiln_sym_t* roots, size_t count,
+    kiln__sym_visit_fn_t fn, void* user_data);
+
 // Appends the serialized form of the DAG reachable from |roots| (all from one
 // table, none NULL) to |writer|. Uses |roots|' table's scratch state, so the
 // table must not be used by another thread meanwhile. On failure |writer| is

@@ -28,11 +28,13 @@ struct kiln_sym_node_s {
   uint8_t flags;            // KILN__SYM_FLAG_*
 };
 
-// Per-node scratch for evaluation and serialization: |value| is valid in the
-// pass whose epoch equals |epoch|.
+// Per-node scratch for evaluation, bounds, rewriting and serialization:
+// |value| (and |value2|, the upper end of an interval) are valid in the pass
+// whose epoch equals |epoch|.
 typedef struct kiln__sym_memo_t {
   uint32_t epoch;
   int64_t value;
+  int64_t value2;
 } kiln__sym_memo_t;
 
 struct kiln_sym_table_s {

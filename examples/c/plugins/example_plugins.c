@@ -269,6 +269,126 @@ static const kiln_attr_field_t kLayernormAttrs[] = {
     {"eps", KILN_ATTR_TYPE_FLOAT64}};
 
 //===----------------------------------------------------------------------===//
+// example::nonzero: the positions of the non-zero elements (a size tensor)
+//===----------------------------------------------------------------------===//
+
+// One CTA of 1024 threads walks x in chunks of 1024 elements. Each chunk's
+// non-zero flags go through a block-wide inclusive prefix sum
+// (Hillis-Steele, in shared memory), which gives every non-zero element its
+// slot after the ones before it: the indices come out in increasing order,
+// every run writes the same bytes, and no output needs zeroing first. The
+// last thread carries the running count to the next chunk (the loop leaves
+// after the last chunk, so |start| never overflows); thread 0 writes the
+// count (the size tensor) at the end. Kernel ABI: x, n, indices, count.
+#define KILN_NONZERO_KERNEL(name, count_type)                 \
+  "extern \"C\" __global__ void " name                        \
+  "(const float* __restrict__ x,\n"                           \
+  "    int n, int* __restrict__ indices, " count_type         \
+  "* __restrict__ count) "                                    \
+  "{\n"                                                       \
+  "  __shared__ int scan[1024];\n"                            \
+  "  __shared__ int base;\n"                                  \
+  "  int tid = threadIdx.x;\n"                                \
+  "  if (tid == 0) base = 0;\n"                               \
+  "  __syncthreads();\n"                                      \
+  "  for (int start = 0; start < n; start += 1024) {\n"       \
+  "    int i = start + tid;\n"                                \
+  "    int flag = i < n && x[i] != 0.0f;\n"                   \
+  "    scan[tid] = flag;\n"                                   \
+  "    __syncthreads();\n"                                    \
+  "    for (int offset = 1; offset < 1024; offset <<= 1) {\n" \
+  "      int v = tid >= offset ? scan[tid - offset] : 0;\n"   \
+  "      __syncthreads();\n"                                  \
+  "      scan[tid] += v;\n"                                   \
+  "      __syncthreads();\n"                                  \
+  "    }\n"                                                   \
+  "    if (flag) indices[base + scan[tid] - 1] = i;\n"        \
+  "    __syncthreads();\n"                                    \
+  "    if (tid == 1023) base += scan[1023];\n"                \
+  "    __syncthreads();\n"                                    \
+  "    if (n - start <= 1024) break;\n"                       \
+  "  }\n"                                                     \
+  "  if (tid == 0) *count = (" count_type                     \
+  ")base;\n"                                                  \
+  "}\n"
+
+static const char kNonzeroSource[] =
+    KILN_NONZERO_KERNEL("nonzero_f32_i32", "int")
+        KILN_NONZERO_KERNEL("nonzero_f32_i64", "long long");
+
+// The dtype of the count: attribute count_dtype ("int32" or "int64").
+static kiln_status_t nonzero_count_dtype(const kiln_attrs_t* attrs,
+                                         kiln_dtype_t* out_dtype) {
+  kiln_string_view_t text = {0};
+  KILN_RETURN_IF_ERROR(kiln_attrs_get_string(attrs, "count_dtype", &text));
+  kiln_status_t status = kiln_dtype_parse(text, out_dtype);
+  if (!status && *out_dtype != KILN_DTYPE_INT32 &&
+      *out_dtype != KILN_DTYPE_INT64) {
+    status = kiln_make_status(KILN_STATUS_INVALID_ARGUMENT, "it is %s",
+                              kiln_dtype_name(*out_dtype));
+  }
+  if (status) {
+    return kiln_status_annotate(status,
+                                "example::nonzero: count_dtype '%.*s' must be "
+                                "int32 or int64",
+                                (int)text.size, text.data);
+  }
+  return NULL;
+}
+
+// x [n] -> indices int32 [count], count (a size tensor: opt n // 2, upper
+// bound n).
+static kiln_status_t nonzero_describe(void* user_data,
+                                      const kiln_describe_args_t* args,
+                                      kiln_tensor_desc_t* outputs) {
+  (void)user_data;
+  const kiln_tensor_desc_t* x = &args->inputs[0];
+  if (x->rank != 1 || x->dtype != KILN_DTYPE_FLOAT32) {
+    return kiln_make_status(KILN_STATUS_INVALID_ARGUMENT,
+                            "example::nonzero: input must be a 1-D float32 "
+                            "tensor, got rank %d %s",
+                            (int)x->rank, kiln_dtype_name(x->dtype));
+  }
+  kiln_dtype_t count_dtype = KILN_DTYPE_INT32;
+  KILN_RETURN_IF_ERROR(nonzero_count_dtype(args->attrs, &count_dtype));
+  kiln_sym_table_t* sym = args->sym;
+  kiln_sym_t n = x->dims[0];
+  kiln_sym_t opt = kiln_sym_floor_div(sym, n, kiln_sym_const(sym, 2));
+  kiln_sym_t count = kiln_sym_size_tensor(sym, 1, opt, n);
+  if (!count) return kiln_sym_table_take_error(sym);
+  outputs[0] = kiln_tensor_desc_make(KILN_DTYPE_INT32, 1, &count);
+  outputs[1] = kiln_tensor_desc_make(count_dtype, 0, NULL);
+  outputs[1].is_size_tensor = true;
+  return NULL;
+}
+
+static kiln_status_t nonzero_aot_impl(void* user_data,
+                                      const kiln_aot_args_t* args,
+                                      kiln_aot_result_t* out_result) {
+  (void)user_data;
+  kiln_sym_table_t* sym = args->sym;
+  kiln_sym_t n = args->inputs[0].dims[0];
+  kiln_sym_t block = kiln_sym_const(sym, 1024);
+  if (!block) return kiln_sym_table_take_error(sym);
+  out_result->launch.block[0] = block;  // grid: one CTA (NULL means 1)
+  out_result->kernel_name = kiln_make_cstring_view(
+      args->outputs[1].dtype == KILN_DTYPE_INT64 ? "nonzero_f32_i64"
+                                                 : "nonzero_f32_i32");
+  aot_holder_t* holder = NULL;
+  KILN_RETURN_IF_ERROR(kiln_allocator_malloc(kiln_allocator_system(),
+                                             sizeof(*holder), (void**)&holder));
+  holder->args[0].type = KILN_ARG_TYPE_INT32;
+  holder->args[0].value = n;
+  out_result->extra_arg_count = 1;
+  return finish_with_ptx(kNonzeroSource, sizeof(kNonzeroSource) - 1,
+                         "nonzero.cu", holder, out_result);
+}
+
+static const kiln_attr_field_t kNonzeroAttrs[] = {
+    {"count_dtype", KILN_ATTR_TYPE_STRING}};
+static const char* const kNonzeroDescribeAttrs[] = {"count_dtype"};
+
+//===----------------------------------------------------------------------===//
 // The library table
 //===----------------------------------------------------------------------===//
 
@@ -297,6 +417,18 @@ static const kiln_plugin_def_t kDefs[] = {
         .describe = layernorm_describe,
         .autotune = layernorm_autotune,
         .aot_impl = layernorm_aot_impl,
+    },
+    {
+        .abi_version = KILN_PLUGIN_ABI_VERSION,
+        .id = "example::nonzero",
+        .input_count = 1,
+        .output_count = 2,
+        .attrs = kNonzeroAttrs,
+        .attr_count = 1,
+        .describe = nonzero_describe,
+        .describe_attrs = {kNonzeroDescribeAttrs, 1},
+        .aot_impl = nonzero_aot_impl,
+        .aot_impl_attrs = {kNonzeroDescribeAttrs, 0},
     },
 };
 
