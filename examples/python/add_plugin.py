@@ -1,18 +1,25 @@
 """The seed's Triton example (tensorrt.plugin.aot_impl's docstring) on kiln.
 
-What differs from the seed, and why:
-  * the imports: ``import kiln as trt`` and ``import kiln.plugin as trtp``
-    (plus ``typing``'s Tuple/Union, which the seed uses without importing);
-  * the plugin-id typo: the seed registers "my::add_plugin" but decorates
-    ``aot_impl("my::elemwise_add_plugin")``, and its aot_impl takes a
-    ``single_tactic: bool`` attribute that was never registered (both are
-    left over from another plugin); the aot_impl below uses "my::add_plugin"
-    and the registered attribute only;
-  * current Triton (>= 3.2) forces one more change: ``ASTSource`` takes a dict
-    ``signature=`` and ``constexprs=`` instead of the seed's string signature
-    and ``constants=``;
-  * ``triton.compile(src)`` needs a GPU to pick its target; without one,
-    ``compile_for_build`` compiles for sm_90 explicitly.
+The seed's code below is verbatim except for
+  * its imports: ``import kiln as trt``, ``import kiln.plugin as trtp`` and
+    ``import kiln.triton as triton`` instead of ``import tensorrt.plugin as
+    trtp`` and ``import triton`` (plus ``typing``'s Tuple/Union and ``trt``,
+    which the seed uses without importing);
+  * its plugin-id typo: it registers "my::add_plugin" but decorates
+    ``aot_impl("my::elemwise_add_plugin")``; here both say "my::add_plugin".
+    Kept, it fails with an error naming both ids.
+
+Nothing else needs to change:
+  * its aot_impl takes ``single_tactic: bool``, which trtp.register does not
+    declare: kiln adds it to the plugin's attributes (with a warning) and the
+    layer gives it, ``trtp.op.my.add_plugin(x, block_size=256,
+    single_tactic=True)``;
+  * current Triton (>= 3.2) rejects the seed's string ``signature=`` and
+    ``constants=``; ``kiln.triton.compiler.ASTSource`` translates them into
+    the dict ``signature=`` and ``constexprs=`` it wants;
+  * ``triton.compile(src)`` picks the GPU's architecture; with no GPU this
+    script sets ``KILN_TRITON_TARGET=cuda:90`` so that kiln.triton compiles
+    for sm_90 (the PTX also runs on newer GPUs).
 
 Then it builds an engine for a dynamic 1-D input (profile 1..2^20), saves it
 (to the path given on the command line, default add_plugin.engine), and runs
@@ -27,30 +34,19 @@ import os
 import subprocess
 import sys
 import tempfile
-from typing import Tuple, Union
 
 import numpy as np
 
 # Triton 3.9 warns when this is unset; 1 keeps its long-standing default.
 os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
-import triton  # noqa: E402
-import triton.language as tl  # noqa: E402
-from triton.backends.compiler import GPUTarget  # noqa: E402
 
-import kiln as trt  # noqa: E402
-import kiln.plugin as trtp  # noqa: E402
+# ---- the seed: imports changed, plugin ids matched, nothing else -------------
 
-
-def compile_for_build(src):
-    """triton.compile(src) as the seed calls it where there is a GPU; with none
-    Triton cannot pick a target, so compile for sm_90 (the PTX also runs on
-    newer GPUs)."""
-    if trt.has_gpu():
-        return triton.compile(src)
-    return triton.compile(src, target=GPUTarget("cuda", 90, 32))
-
-
-# ---- the seed, imports changed, ids matched, Triton's dict signature ---------
+import kiln as trt
+import kiln.plugin as trtp
+import kiln.triton as triton
+import triton.language as tl
+from typing import Tuple, Union
 
 @triton.jit
 def add_kernel(x_ptr, n_elements, y_ptr, BLOCK_SIZE: tl.constexpr):
@@ -66,20 +62,20 @@ def add_plugin_desc(inp0: trtp.TensorDesc, block_size: int) -> Tuple[trtp.Tensor
 
 @trtp.aot_impl("my::add_plugin")
 def add_plugin_aot_impl(
-    inp0: trtp.TensorDesc, block_size: int, outputs: Tuple[trtp.TensorDesc], tactic: int
+    inp0: trtp.TensorDesc, block_size: int, single_tactic: bool, outputs: Tuple[trtp.TensorDesc], tactic: int
 ) -> Tuple[Union[str, bytes], Union[str, bytes], trtp.KernelLaunchParams, trtp.SymExprs]:
 
     type_str = "fp32" if inp0.dtype == trt.float32 else "fp16"
 
     src = triton.compiler.ASTSource(
         fn=add_kernel,
-        signature={"x_ptr": f"*{type_str}", "n_elements": "i32", "y_ptr": f"*{type_str}"},
-        constexprs={
+        signature=f"*{type_str},i32,*{type_str}",
+        constants={
             "BLOCK_SIZE": block_size,
         },
     )
 
-    compiled_kernel = compile_for_build(src)
+    compiled_kernel = triton.compile(src)
 
     N = inp0.shape_expr.numel()
     launch_params = trtp.KernelLaunchParams()
@@ -96,13 +92,17 @@ def add_plugin_aot_impl(
 
     return compiled_kernel.metadata.name, compiled_kernel.asm["ptx"], launch_params, extra_args
 
+
 # ---- building, saving, running elsewhere -------------------------------------
 
 
 def build_engine() -> bytes:
+    if not trt.has_gpu():
+        os.environ.setdefault("KILN_TRITON_TARGET", "cuda:90")
     builder, network = trt.create_network()
     x = network.add_input("x", trt.float32, (-1,))
-    layer = network.add_plugin(trtp.op.my.add_plugin(x, block_size=256), aot=True)
+    layer = network.add_plugin(trtp.op.my.add_plugin(x, block_size=256, single_tactic=True),
+                               aot=True)
     y = layer.get_output(0)
     y.name = "y"
     network.mark_output(y)

@@ -315,6 +315,8 @@ class IoInfo(Structure):
         ("dtype", c_int),
         ("rank", c_int32),
         ("dims", c_int64 * KILN_MAX_RANK),
+        ("data_dependent_dims", c_uint32),
+        ("is_size_tensor", c_bool),
     ]
 
 
@@ -463,8 +465,15 @@ _SIGNATURES = [
      [c_void_p, c_char_p, c_int32, POINTER(c_int64)]),
     ("kiln_context_get_shape", kiln_status_t,
      [c_void_p, c_char_p, POINTER(c_int32), POINTER(c_int64)]),
+    ("kiln_context_get_max_output_size", kiln_status_t,
+     [c_void_p, c_char_p, POINTER(c_uint64)]),
+    ("kiln_context_read_output_shape", kiln_status_t,
+     [c_void_p, c_char_p, c_void_p, POINTER(c_int32), POINTER(c_int64)]),
     ("kiln_context_set_tensor_address", kiln_status_t, [c_void_p, c_char_p, c_uint64]),
+    ("kiln_context_set_tensor_addresses", kiln_status_t,
+     [c_void_p, c_uint32, POINTER(c_uint64)]),
     ("kiln_context_enqueue", kiln_status_t, [c_void_p, c_void_p]),
+    ("kiln_context_set_graphs", kiln_status_t, [c_void_p, c_bool]),
 ]
 
 for _name, _restype, _argtypes in _SIGNATURES:

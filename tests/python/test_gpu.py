@@ -208,3 +208,70 @@ def test_context_run_cupy(uid):
     y = context.run({"x": x})["y"]
     cupy.cuda.get_current_stream().synchronize()
     assert (y.get() == x.get() + 1).all()
+
+
+def _torch_cuda():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA")
+    return torch
+
+
+def test_context_run_out_and_reuse_outputs_torch(uid):
+    torch = _torch_cuda()
+    context = kiln.Runtime().deserialize_cuda_engine(_add_one_engine(uid)) \
+        .create_execution_context()
+    x = torch.randn(4097, device="cuda")
+    y = torch.empty_like(x)
+    result = context.run({"x": x}, out={"y": y})
+    assert result["y"] is y
+    torch.cuda.synchronize()
+    torch.testing.assert_close(y, x + 1, rtol=0, atol=0)
+    a = context.run({"x": x}, reuse_outputs=True)["y"]
+    x2 = torch.randn(4097, device="cuda")
+    b = context.run({"x": x2}, reuse_outputs=True)["y"]
+    torch.cuda.synchronize()
+    assert a is b
+    torch.testing.assert_close(b, x2 + 1, rtol=0, atol=0)
+    fresh = [context.run({"x": x})["y"] for _ in range(2)]
+    assert fresh[0] is not fresh[1] and fresh[0].data_ptr() != y.data_ptr()
+    with pytest.raises(ValueError, match=r"out\['y'\] must be a contiguous GPU array"):
+        context.run({"x": x}, out={"y": torch.empty(10, device="cuda")})
+    with pytest.raises(ValueError, match=r"out\['y'\]"):
+        context.run({"x": x}, out={"y": torch.empty(4097, device="cuda", dtype=torch.float16)})
+    s = torch.cuda.Stream()
+    with torch.cuda.stream(s):
+        y.fill_(0)
+        context.run({"x": x2}, out={"y": y})
+    s.synchronize()
+    torch.testing.assert_close(y, x2 + 1, rtol=0, atol=0)
+
+
+def test_context_graphs_and_stream_mode_give_equal_outputs(uid):
+    torch = _torch_cuda()
+    engine = kiln.Runtime().deserialize_cuda_engine(_add_one_engine(uid))
+    graph = engine.create_execution_context()
+    stream = engine.create_execution_context(graphs=False)
+    assert graph.graphs and not stream.graphs
+    for n in (1, 4097, 100000, 4097, 1):
+        x = torch.randn(n, device="cuda")
+        yg = graph.run({"x": x})["y"]
+        ys = stream.run({"x": x})["y"]
+        torch.cuda.synchronize()
+        assert torch.equal(yg, ys)
+        torch.testing.assert_close(yg, x + 1, rtol=0, atol=0)
+    # Switching on one context, with outputs at the same address.
+    x = torch.randn(5000, device="cuda")
+    y = torch.empty_like(x)
+    outs = []
+    for mode in (True, False, True):
+        graph.graphs = mode
+        assert graph.graphs is mode
+        y.fill_(-1)
+        graph.run({"x": x}, out={"y": y})
+        torch.cuda.synchronize()
+        outs.append(y.clone())
+    assert all(torch.equal(o, x + 1) for o in outs)
+    # numpy inputs too.
+    xn = np.random.default_rng(3).standard_normal(777).astype(np.float32)
+    np.testing.assert_array_equal(graph.run({"x": xn})["y"], stream.run({"x": xn})["y"])

@@ -15,6 +15,7 @@ import ctypes
 import difflib
 import inspect
 import logging
+import sys
 import threading
 import traceback
 import types
@@ -26,7 +27,7 @@ from .._dtypes import DataType, TensorFormat
 from .._lib import lib
 from . import _sym
 from ._sym import KernelLaunchParams, ShapeExpr, SymExprs, SymIntExpr, SymInt32
-from ._tensor import AutoTuneCombination, Tensor, TensorDesc
+from ._tensor import AutoTuneCombination, Tensor, TensorDesc, _bind_size_tensors
 
 __all__ = ["register", "aot_impl", "autotune", "impl", "op", "PluginDef"]
 
@@ -93,13 +94,23 @@ _ARRAY_ATTR_TYPES = {  # numpy dtype name -> kiln_attr_type_t
 
 
 class _AttrSpec:
-    __slots__ = ("name", "annotation", "kiln_type", "np_dtype")
+    __slots__ = ("name", "annotation", "kiln_type", "np_dtype", "default", "declared_by")
 
     def __init__(self, name, annotation, kiln_type, np_dtype=None):
         self.name = name
         self.annotation = annotation
         self.kiln_type = kiln_type  # None: bare ndarray, decided at first call (lazy)
         self.np_dtype = np_dtype
+        # Attributes that trtp.register does not declare but an aot_impl,
+        # impl or autotune function does (kiln extends the schema with them):
+        # |declared_by| names that function, |default| is its default value
+        # (inspect.Parameter.empty when it has none: the layer must give it).
+        self.default = inspect.Parameter.empty
+        self.declared_by: str | None = None
+
+    @property
+    def registered(self) -> bool:
+        return self.declared_by is None
 
     def describe(self) -> str:
         if self.np_dtype is not None:
@@ -163,6 +174,14 @@ def _attr_spec(where: str, name: str, annotation, lazy: bool) -> _AttrSpec:
     raise TypeError(
         f"{where}: attribute '{name}' has annotation {_type_name(annotation)}; supported are "
         "int, float, bool, str, bytes and numpy.typing.NDArray[dtype] (lists and tuples are not)")
+
+
+def _same_value(a, b) -> bool:
+    if type(a) is not type(b):
+        return False
+    if hasattr(a, "dtype") and hasattr(a, "shape"):  # numpy arrays
+        return a.dtype == b.dtype and a.shape == b.shape and bool((a == b).all())
+    return a == b
 
 
 def _type_name(annotation) -> str:
@@ -239,6 +258,7 @@ class PluginDef:
         self.impl_expects_tactic = False
         self._c_plugin: int | None = None
         self._key = 0
+        self._last_new_attrs: list[_AttrSpec] = []
         self._validate_register()
 
     # -- validation -------------------------------------------------------------
@@ -298,6 +318,12 @@ class PluginDef:
                 return a
         return None
 
+    @property
+    def register_attr_names(self) -> list[str]:
+        """The attributes trtp.register declares (what its function receives);
+        ``attrs`` also holds those that other functions added."""
+        return [a.name for a in self.attrs if a.registered]
+
     def _check_not_frozen(self, kind: str):
         if self._c_plugin is not None:
             raise RuntimeError(
@@ -333,23 +359,54 @@ class PluginDef:
                                  [f"[{o}]" for o in optional_tail])
             raise ValueError(f"{where}: parameters must be ({expected}), got ({', '.join(names)})")
         attr_names = rest[:len(rest) - len(tail)]
-        order = [a.name for a in self.attrs]
+        order = self.register_attr_names
+        by_name = {p.name: p for p in params}
+        new_specs: list[_AttrSpec] = []
         last = -1
         for name in attr_names:
-            if name not in order:
+            if name in order:
+                idx = order.index(name)
+                if idx <= last:
+                    raise ValueError(f"{where}: parameter '{name}': attributes must keep the "
+                                     f"order of trtp.register ({', '.join(order)})")
+                last = idx
+                continue
+            # Not declared by trtp.register: an annotated parameter extends
+            # the plugin's attributes (the seed's `single_tactic: bool`).
+            p = by_name[name]
+            if name in _RESERVED_ATTR_NAMES:
+                raise ValueError(f"{where}: parameter '{name}': the names "
+                                 f"{', '.join(_RESERVED_ATTR_NAMES)} are reserved and cannot be "
+                                 "attributes")
+            earlier = self._attr(name)  # declared by an earlier function?
+            if name not in hints and earlier is not None:
+                hints = dict(hints, **{name: earlier.annotation})
+            if name not in hints:
+                known = [a.name for a in self.attrs]
                 raise ValueError(
                     f"{where}: parameter '{name}' is not an attribute of the plugin (its "
-                    f"attributes: {', '.join(order) or 'none'})")
-            idx = order.index(name)
-            if idx <= last:
-                raise ValueError(f"{where}: parameter '{name}': attributes must keep the order "
-                                 f"of trtp.register ({', '.join(order)})")
-            last = idx
+                    f"attributes: {', '.join(known) or 'none'}); annotate it with an attribute "
+                    "type (int, float, bool, str, bytes or NDArray[dtype]) to add it as a new "
+                    "attribute, which the layer then gives")
+            spec = self._extension_attr(where, p, hints[name])
+            if spec is not None:
+                new_specs.append(spec)
+        extension = {n for n in attr_names if n not in order}
+        # Defaults: only on those new attributes, and (as Python's syntax then
+        # requires) on outputs/stream/tactic after one; kiln always passes
+        # these.
+        tail_names = set(names[n_in + len(attr_names):])
+        defaulted = False
+        for p in params:
+            has_default = p.default is not inspect.Parameter.empty
+            if has_default and not (p.name in extension
+                                    or (defaulted and p.name in tail_names)):
+                raise ValueError(f"{where}: parameter '{p.name}': default values are not allowed"
+                                 " (only for an attribute that trtp.register does not declare)")
+            defaulted = defaulted or (has_default and p.name in extension)
         # Annotations are optional; when given they must agree.
         for p in params:
-            if p.default is not inspect.Parameter.empty:
-                raise ValueError(f"{where}: parameter '{p.name}': default values are not allowed")
-            if p.name not in hints:
+            if p.name not in hints or p.name in extension:
                 continue
             a = hints[p.name]
             if p.name in self.input_names and not (isinstance(a, type)
@@ -364,7 +421,49 @@ class PluginDef:
                 raise TypeError(f"{where}: parameter '{p.name}' must be an int, not "
                                 f"{_type_name(a)}")
         self._last_has_optional = n_opt > 0
+        self._last_new_attrs = new_specs
         return attr_names
+
+    def _extension_attr(self, where: str, p: inspect.Parameter, annotation
+                        ) -> _AttrSpec | None:
+        """Checks parameter |p| (annotated |annotation|), an attribute that
+        trtp.register does not declare. Returns a new spec, or None when an
+        earlier function declared it already (with which it must agree)."""
+        spec = _attr_spec(where, p.name, annotation, self.lazy)
+        spec.declared_by = where
+        if p.default is not inspect.Parameter.empty:
+            spec.default = self._check_attr_value(f"{where}: the default of parameter "
+                                                  f"'{p.name}'", spec, p.default)
+        old = self._attr(p.name)
+        if old is None:
+            return spec
+        if old.annotation != annotation:
+            raise TypeError(f"{where}: parameter '{p.name}' is annotated {_type_name(annotation)}"
+                            f", but {old.declared_by} declares it {_type_name(old.annotation)}")
+        if (spec.default is not inspect.Parameter.empty
+                and old.default is not inspect.Parameter.empty
+                and not _same_value(spec.default, old.default)):
+            raise ValueError(f"{where}: parameter '{p.name}' defaults to {spec.default!r}, but "
+                             f"{old.declared_by} gives it the default {old.default!r}")
+        if old.default is inspect.Parameter.empty and spec.default is not inspect.Parameter.empty:
+            old.default = spec.default
+        return None
+
+    def _add_new_attrs(self, kind: str, func: Callable):
+        """Adds the attributes the last validated function declared beyond
+        trtp.register's to the schema, with a warning through kiln's logger."""
+        fname = getattr(func, "__qualname__", getattr(func, "__name__", repr(func)))
+        for spec in self._last_new_attrs:
+            self.attrs.append(spec)
+            how = (f"defaults to {spec.default!r} when the layer does not give it"
+                   if spec.default is not inspect.Parameter.empty else
+                   "the layer must give it")
+            _log.warning(
+                "plugin '%s': trtp.%s function '%s' declares parameter '%s: %s', which "
+                "trtp.register does not declare; kiln adds it to the plugin's attributes (%s: "
+                "trtp.op.%s.%s(..., %s=...))", self.plugin_id, kind, fname, spec.name,
+                spec.describe(), how, self.namespace, self.name, spec.name)
+        self._last_new_attrs = []
 
     def _set_aot_impl(self, func: Callable):
         self._check_not_frozen("aot_impl")
@@ -384,6 +483,7 @@ class PluginDef:
                 raise TypeError(
                     f"{where}: return annotation {_type_name(ret)} must be Tuple[Union[str, "
                     "bytes], Union[str, bytes], trtp.KernelLaunchParams, trtp.SymExprs]")
+        self._add_new_attrs("aot_impl", func)
         self.aot_impl_func = func
         self.aot_impl_attrs = attrs
         self.aot_impl_expects_tactic = self._last_has_optional
@@ -399,6 +499,7 @@ class PluginDef:
         if "return" in hints and hints["return"] is not type(None):
             raise TypeError(f"{where}: the return annotation must be None or absent (an impl "
                             f"writes its outputs), got {_type_name(hints['return'])}")
+        self._add_new_attrs("impl", func)
         self.impl_func = func
         self.impl_attrs = attrs
         self.impl_expects_tactic = self._last_has_optional
@@ -409,6 +510,7 @@ class PluginDef:
         if self.autotune_func is not None:
             raise ValueError(f"{where}: plugin '{self.plugin_id}' already has an autotune")
         attrs = self._validate_impl_params("autotune", func, ["outputs"], [])
+        self._add_new_attrs("autotune", func)
         self.autotune_func = func
         self.autotune_attrs = attrs
 
@@ -444,7 +546,7 @@ class PluginDef:
             d.attr_count = len(self.attrs)
             d.user_data = key
             d.describe = _describe_cb
-            d.describe_attrs = subset([a.name for a in self.attrs])
+            d.describe_attrs = subset(self.register_attr_names)
             if self.autotune_func is not None:
                 d.autotune = _autotune_cb
                 d.autotune_attrs = subset(self.autotune_attrs)
@@ -476,12 +578,19 @@ class PluginDef:
                                 f"got {type(t).__name__}")
         declared = [a.name for a in self.attrs]
         given = list(kwargs)
-        if given != declared:
-            missing = [n for n in declared if n not in kwargs]
+        expected = [a.name for a in self.attrs
+                    if a.name in kwargs or a.default is inspect.Parameter.empty]
+        if given != expected:
+            missing = [n for n in expected if n not in kwargs]
             unknown = [n for n in given if n not in declared]
             detail = []
             if missing:
                 detail.append(f"missing {', '.join(missing)}")
+                for n in missing:
+                    spec = self._attr(n)
+                    if not spec.registered:
+                        detail.append(f"'{n}' is declared by {spec.declared_by}, not by "
+                                      "trtp.register")
             if unknown:
                 detail.append(f"unknown {', '.join(unknown)}")
             if not detail:
@@ -490,7 +599,10 @@ class PluginDef:
                              f"({', '.join(declared) or 'none'}): {'; '.join(detail)}")
         values = {}
         for spec in self.attrs:
-            values[spec.name] = self._check_attr_value(where, spec, kwargs[spec.name])
+            if spec.name in kwargs:
+                values[spec.name] = self._check_attr_value(where, spec, kwargs[spec.name])
+            else:
+                values[spec.name] = spec.default
         self._c_register()
         return PluginCall(self, list(args), values)
 
@@ -649,6 +761,9 @@ def aot_impl(plugin_id: str) -> Callable:
     ``(inputs..., attribute subset..., outputs: Tuple[TensorDesc], tactic: int)
     -> Tuple[kernel_name, ptx, KernelLaunchParams, SymExprs]``. ``tactic`` may
     be left out. The function receives exactly the attributes it declares.
+    An annotated attribute that ``register`` does not declare is added to the
+    plugin's attributes, with a warning (likewise for impl and autotune): the
+    layer gives it, or the function's default value is used.
     """
     pdef = _lookup(plugin_id, "trtp.aot_impl")
 
@@ -740,6 +855,7 @@ def _descs(ptr, count, scope, names, frozen, input_base=True):
             dims._items[k] = ShapeExpr._wrap(scope, c.dims[k])
         dims._read_only = frozen
         d = TensorDesc(dims, DataType(c.dtype), TensorFormat(c.format))
+        d._is_size_tensor = bool(c.is_size_tensor)
         if input_base:
             d._input_index = i
         d._name = names[i] if i < len(names) else None
@@ -805,7 +921,7 @@ def _fill_desc(where: str, desc, c, scope):
         c.dims[k] = _sym._as_sym(d)._node_in(scope)
     aliased = desc.get_aliased()
     c.aliased_input = aliased._input_index if aliased is not None else -1
-    c.is_size_tensor = False
+    c.is_size_tensor = bool(desc.is_size_tensor)
 
 
 @_lib.DESCRIBE_FN
@@ -816,7 +932,7 @@ def _describe_cb(user_data, args_p, outputs_p):
         args = args_p.contents
         with _sym.scope(args.sym, pdef.input_names, "describe") as s:
             inputs = _descs(args.inputs, args.input_count, s, pdef.input_names, True)
-            attrs = _attr_values(pdef, args.attrs, [a.name for a in pdef.attrs])
+            attrs = _attr_values(pdef, args.attrs, pdef.register_attr_names)
             result = pdef.register_func(*inputs, *attrs)
             where = f"trtp.register('{pdef.plugin_id}') function"
             if isinstance(result, TensorDesc):
@@ -829,6 +945,7 @@ def _describe_cb(user_data, args_p, outputs_p):
             if len(result) != args.output_count:
                 raise ValueError(f"{where} returned {len(result)} output(s); its return "
                                  f"annotation declares {args.output_count}")
+            _bind_size_tensors(where, result)  # size tensors: index = output position
             for i, desc in enumerate(result):
                 _fill_desc(f"{where}: output {i}", desc, outputs_p[i], s)
         return None
@@ -921,6 +1038,16 @@ def _kernel_images(where: str, kernel, keep: list, result) -> list:
                          "CompiledKernel itself (kiln then embeds its PTX and cubin)")
     keep.append(data)
     images.append(_lib.KernelImage(_lib.KERNEL_IMAGE_PTX, 0, _lib.const_bytes(data)))
+    # PTX that kiln.triton.compile made (``compiled.asm["ptx"]``, as the seed
+    # returns): its metadata says how much Triton scratch the kernel needs.
+    triton_compiler = sys.modules.get("kiln.triton.compiler")
+    md = triton_compiler.launch_metadata(data) if triton_compiler is not None else None
+    if md:
+        result.global_scratch_size = int(md.get("global_scratch_size") or 0)
+        result.global_scratch_align = int(md.get("global_scratch_align") or 0)
+        result.profile_scratch_size = int(md.get("profile_scratch_size") or 0)
+        result.profile_scratch_align = int(md.get("profile_scratch_align") or 0)
+        result.num_ctas = int(md.get("num_ctas") or 1)
     return images
 
 

@@ -20,8 +20,8 @@ from .. import _lib
 from .._lib import lib
 
 __all__ = [
-    "SymExpr", "SymIntExpr", "SymInt32", "ShapeExpr", "ShapeExprs", "SymExprs",
-    "SymIntExprs", "KernelLaunchParams", "cdiv", "max", "min",
+    "SymExpr", "SymIntExpr", "SymInt32", "ShapeExpr", "SizeTensorShapeExpr", "ShapeExprs",
+    "SymExprs", "SymIntExprs", "KernelLaunchParams", "cdiv", "max", "min",
 ]
 
 _builtin_max = max
@@ -137,6 +137,8 @@ class SymIntExpr(SymExpr):
     def __init__(self, value=None):
         if value is None:
             raise TypeError(f"{type(self).__name__}() needs an int or a symbolic integer")
+        if isinstance(value, SizeTensorShapeExpr):
+            raise value._limitation(f"{type(self).__name__}(...)")
         if isinstance(value, SymIntExpr):
             self._scope, self._node = value._scope, value._node
             return
@@ -294,6 +296,9 @@ def _as_sym(value) -> SymIntExpr:
 
 
 def _make(op: int, a: SymIntExpr, b: SymIntExpr, cls):
+    for x in (a, b):
+        if isinstance(x, SizeTensorShapeExpr):
+            raise x._limitation(_OP_NAMES.get(op, "arithmetic"))
     dst = current_scope()
     na = a._node_in(dst)
     nb = b._node_in(dst)
@@ -326,6 +331,102 @@ class ShapeExpr(SymInt32):
     def is_size_tensor(self) -> bool:
         self._check_alive()
         return lib.kiln_sym_get_info(self._node).op == _lib.SYM_OP_SIZE_TENSOR
+
+
+_OP_NAMES = {
+    _lib.SYM_OP_SUM: "+", _lib.SYM_OP_SUB: "-", _lib.SYM_OP_PROD: "*",
+    _lib.SYM_OP_FLOOR_DIV: "//", _lib.SYM_OP_CEIL_DIV: "cdiv", _lib.SYM_OP_MAX: "max",
+    _lib.SYM_OP_MIN: "min", _lib.SYM_OP_EQUAL: "==", _lib.SYM_OP_LESS: "<",
+}
+
+
+class SizeTensorShapeExpr(ShapeExpr):
+    """The value of a size tensor used as a dimension: what
+    ``trtp.size_tensor(opt, upper_bound).expr()`` returns, for
+    ``trtp.from_shape_expr((st.expr(), 2), dtype=...)``. As in TensorRT, no
+    arithmetic is permitted on it (every operator raises a TypeError naming
+    the limitation): use it as a whole dimension. Inside kiln it becomes the
+    placeholder ``kiln_sym_size_tensor(index, opt, upper_bound)`` once the
+    describe function has returned the size tensor as an output (the index
+    is that output's position)."""
+
+    __slots__ = ("_desc",)
+
+    def __init__(self, desc):  # made by SizeTensorDesc.expr()
+        self._desc = desc
+        self._scope = current_scope()
+        self._node = None
+
+    def _limitation(self, what: str) -> TypeError:
+        return TypeError(
+            f"{what} on the size tensor expression {self} is not permitted (TRT limitation: "
+            "a size tensor's expression is used as a whole dimension, with no arithmetic)")
+
+    def _binary(self, op: int, other, reflected=False, name="?"):
+        raise self._limitation(_OP_NAMES.get(op, "arithmetic"))
+
+    def __eq__(self, o):
+        raise self._limitation("==")
+
+    def __ne__(self, o):
+        raise self._limitation("!=")
+
+    def __lt__(self, o):
+        raise self._limitation("<")
+
+    def __gt__(self, o):
+        raise self._limitation(">")
+
+    def __le__(self, o):
+        raise self._limitation("<=")
+
+    def __ge__(self, o):
+        raise self._limitation(">=")
+
+    def __mod__(self, o):
+        raise self._limitation("%")
+
+    def __rmod__(self, o):
+        raise self._limitation("%")
+
+    def __neg__(self):
+        raise self._limitation("unary -")
+
+    __hash__ = None
+
+    @property
+    def is_size_tensor(self) -> bool:
+        return True
+
+    @property
+    def is_constant(self) -> bool:
+        return False
+
+    def constant_value(self) -> int:
+        raise ValueError(f"{self} is a size tensor's value, known only when the engine runs")
+
+    def __bool__(self):
+        raise ValueError(f"the truth value of {self} is known only when the engine runs")
+
+    def __str__(self):
+        index = self._desc._index
+        head = f"s{index}" if index is not None else "size_tensor"
+        return f"{head}(opt={self._desc.opt}, upper_bound={self._desc.upper_bound})"
+
+    def _node_in(self, dst: _Scope) -> int:
+        self._check_alive()
+        index = self._desc._index
+        if index is None:
+            raise ValueError(
+                f"{self} is used as a dimension, but its size tensor is not an output: return the "
+                "trtp.size_tensor(...) descriptor from the describe function too")
+        opt = self._desc.opt._node_in(dst)
+        upper = self._desc.upper_bound._node_in(dst)
+        node = lib.kiln_sym_size_tensor(dst.table, index, opt, upper)
+        if not node:
+            _take_table_error(dst.table)
+            raise ValueError(f"kiln: could not make the size tensor placeholder {self}")
+        return node
 
 
 def _sym_or_int(value, what: str):

@@ -8,9 +8,10 @@ from typing import Iterable
 from .. import _lib
 from .._dtypes import DataType, TensorFormat, parse_dtype, parse_format
 from .._lib import lib
-from ._sym import ShapeExpr, ShapeExprs, SymIntExpr
+from ._sym import ShapeExpr, ShapeExprs, SizeTensorShapeExpr, SymIntExpr
 
-__all__ = ["TensorDesc", "Tensor", "Shape", "AutoTuneCombination", "from_shape_expr"]
+__all__ = ["TensorDesc", "SizeTensorDesc", "Tensor", "Shape", "AutoTuneCombination",
+           "from_shape_expr", "size_tensor"]
 
 
 class Shape(tuple):
@@ -47,6 +48,7 @@ class TensorDesc:
         self._aliased_to = None
         self._input_index = -1
         self._name = None
+        self._is_size_tensor = False  # set for the outputs kiln describes
 
     def __setattr__(self, name, value):
         if self._frozen:
@@ -84,7 +86,8 @@ class TensorDesc:
 
     @property
     def is_size_tensor(self) -> bool:
-        return False
+        """True for a size tensor (see trtp.size_tensor)."""
+        return self._is_size_tensor
 
     @property
     def is_aliased(self) -> bool:
@@ -123,10 +126,117 @@ class TensorDesc:
 
 def from_shape_expr(shape_expr, dtype: DataType) -> TensorDesc:
     """A TensorDesc with |shape_expr| (a tuple of ints/ShapeExprs or a
-    ShapeExprs) and |dtype|."""
+    ShapeExprs) and |dtype|. A size tensor's ``expr()`` may be a dimension:
+    ``from_shape_expr((st.expr(), 2), dtype=trt.int32)``."""
     if not isinstance(shape_expr, ShapeExprs):
         shape_expr = ShapeExprs.from_tuple(shape_expr)
     return TensorDesc(shape_expr, dtype)
+
+
+#===----------------------------------------------------------------------===#
+# Size tensors: data-dependent output shapes
+#===----------------------------------------------------------------------===#
+
+_SIZE_TENSOR_DTYPES = (DataType.INT32, DataType.INT64)
+
+
+class SizeTensorDesc(TensorDesc):
+    """A size tensor: a 0-D output whose value the plugin's kernel computes
+    (the number of non-zero elements, say) and that other outputs use as a
+    data-dependent dimension through ``expr()``. Its dtype is INT32 by
+    default and may be set to INT64 (``st.dtype = trt.int64``); nothing else.
+    ``opt`` (for tuning) and ``upper_bound`` (for memory: the engine plans
+    data-dependent outputs at their upper bounds, and a kernel that writes a
+    count above it is an error at run time) are symbolic integers of the
+    input shapes. The describe function must return it as one of its
+    outputs. Make it with trtp.size_tensor."""
+
+    def __init__(self, opt: ShapeExpr, upper_bound: ShapeExpr):
+        super().__init__(ShapeExprs(0), DataType.INT32)
+        object.__setattr__(self, "_opt", opt)
+        object.__setattr__(self, "_upper_bound", upper_bound)
+        object.__setattr__(self, "_index", None)  # the output position, set by kiln
+        object.__setattr__(self, "_expr", None)
+        object.__setattr__(self, "_is_size_tensor", True)
+
+    def __setattr__(self, name, value):
+        if name == "dtype" and value is not None:
+            value = DataType(value)
+            if value not in _SIZE_TENSOR_DTYPES:
+                raise ValueError(f"a size tensor's dtype is INT32 or INT64, not {value}")
+        elif name == "shape_expr" and getattr(self, "_expr", None) is not None:
+            raise ValueError("a size tensor has no dimensions (it is 0-D)")
+        super().__setattr__(name, value)
+
+    @property
+    def opt(self) -> ShapeExpr:
+        return self._opt
+
+    @property
+    def upper_bound(self) -> ShapeExpr:
+        return self._upper_bound
+
+    def expr(self) -> SizeTensorShapeExpr:
+        """The size tensor's value as a dimension of another output (no
+        arithmetic is permitted on it, as in TensorRT)."""
+        if self._expr is None:
+            object.__setattr__(self, "_expr", SizeTensorShapeExpr(self))
+        return self._expr
+
+    def like(self) -> "SizeTensorDesc":
+        raise ValueError("like() of a size tensor: make another with trtp.size_tensor")
+
+    def __repr__(self):
+        return (f"SizeTensorDesc(dtype={self.dtype}, opt={self._opt}, "
+                f"upper_bound={self._upper_bound})")
+
+
+def _size_tensor_bound(value, what: str) -> ShapeExpr:
+    if isinstance(value, SizeTensorShapeExpr):
+        raise ValueError(f"trtp.size_tensor: {what} must not depend on a size tensor (TRT "
+                         "limitation)")
+    if isinstance(value, SymIntExpr):
+        return value if isinstance(value, ShapeExpr) else ShapeExpr(value)
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"trtp.size_tensor: {what} must be an int or a ShapeExpr, got "
+                        f"{type(value).__name__}")
+    return ShapeExpr(value.__index__())
+
+
+def size_tensor(opt, upper_bound) -> SizeTensorDesc:
+    """A size tensor for a data-dependent output shape (TensorRT's
+    ``trtp.size_tensor``): ``opt`` is the value to tune for and
+    ``upper_bound`` the most it may hold, both ints or expressions of the
+    input shapes that do not depend on a size tensor. Return it from the
+    describe function as an output, and use ``expr()`` in the dimensions of
+    the others:
+
+        st = trtp.size_tensor(n // 2, n)
+        return trtp.from_shape_expr((st.expr(),), dtype=trt.int32), st
+    """
+    return SizeTensorDesc(_size_tensor_bound(opt, "opt"),
+                          _size_tensor_bound(upper_bound, "upper_bound"))
+
+
+def _bind_size_tensors(where: str, outputs) -> None:
+    """Gives each SizeTensorDesc among |outputs| (what a describe function
+    returned) its output position, and checks that every size tensor the
+    outputs' dimensions use is among them."""
+    for i, d in enumerate(outputs):
+        if isinstance(d, SizeTensorDesc):
+            object.__setattr__(d, "_index", i)
+    for i, d in enumerate(outputs):
+        if not isinstance(d, TensorDesc):
+            continue
+        for k, e in enumerate(d.shape_expr):
+            if not isinstance(e, SizeTensorShapeExpr):
+                continue
+            index = e._desc._index
+            if index is None or index >= len(outputs) or outputs[index] is not e._desc:
+                raise ValueError(
+                    f"{where}: output {i} dimension {k} uses a size tensor that is not among the "
+                    "returned outputs; return the trtp.size_tensor(...) descriptor as an "
+                    "output too (TensorRT requires it)")
 
 
 #===----------------------------------------------------------------------===#
