@@ -39,6 +39,7 @@
   X(runtime_attrs_deserialize_rejects_corruption)             \
   X(runtime_host_layer_calls_host_impl)                       \
   X(runtime_graph_capture_then_replay)                        \
+  X(runtime_graph_warmup_captures_on_second_use)              \
   X(runtime_graph_shape_change_recaptures)                    \
   X(runtime_graph_address_change_updates_nodes)               \
   X(runtime_graph_address_change_without_nodes_recaptures)    \

@@ -2507,6 +2507,10 @@ static kiln_status_t graph_rig_open(rig_t* rig, bool nodes) {
   kiln_status_t status = rig_open(&spec, 90, NULL, rig);
   static const uint8_t sizes[] = {8, 4, 8};
   fake_record_params(sizes, 3);
+  // These tests count captures from the first enqueue; warm-up has its own.
+  if (!status && rig->context) {
+    status = kiln_context_set_graph_warmup(rig->context, 0);
+  }
   return status;
 }
 
@@ -2565,6 +2569,59 @@ TEST(runtime_graph_capture_then_replay) {
   ASSERT_EQ_I64(fake.execs_live, 0);
   ASSERT_EQ_I64(fake.graphs_live, 0);
   ASSERT_EQ_I64(fake.streams_live, 0);
+}
+
+// Graph warm-up (the default, 1): a set of shapes runs in stream mode the
+// first time, is captured the second, and replays after; shapes that
+// alternate are each captured on their second use; 2 waits one more.
+TEST(runtime_graph_warmup_captures_on_second_use) {
+  rig_t rig;
+  GRAPH_RIG_OPEN(rig, true);
+  kiln_status_t status = kiln_context_set_graph_warmup(rig.context, 1);
+  int64_t captures[7], graph_launches[7], kernel_calls[7];
+  static const int64_t sizes[7] = {1000, 1000, 1000, 500, 1000, 500, 500};
+  for (int k = 0; k < 7 && !status; ++k) {
+    int calls = fake.launch_calls;
+    status = rig_bind(&rig, sizes[k]);
+    if (!status) status = kiln_context_enqueue(rig.context, NULL);
+    captures[k] = fake.begin_captures;
+    graph_launches[k] = fake.graph_launches;
+    kernel_calls[k] = fake.launch_calls - calls;
+  }
+  kiln__context_graph_stats_t stats = kiln__context_graph_stats(rig.context);
+  // Warm-up of 2: shape 700 captures on its third enqueue.
+  int64_t before = fake.begin_captures;
+  int64_t third[3];
+  if (!status) status = kiln_context_set_graph_warmup(rig.context, 2);
+  for (int k = 0; k < 3 && !status; ++k) {
+    status = rig_bind(&rig, 700);
+    if (!status) status = kiln_context_enqueue(rig.context, NULL);
+    third[k] = fake.begin_captures - before;
+  }
+  kiln_status_t null_context = kiln_context_set_graph_warmup(NULL, 1);
+  rig_close(&rig);
+  ASSERT_OK(status);
+  // 1000: stream (2 kernel launches), capture + graph launch, replay.
+  ASSERT_EQ_I64(kernel_calls[0], 2);
+  ASSERT_EQ_I64(captures[0], 0);
+  ASSERT_EQ_I64(graph_launches[0], 0);
+  ASSERT_EQ_I64(captures[1], 1);
+  ASSERT_EQ_I64(graph_launches[1], 1);
+  ASSERT_EQ_I64(captures[2], 1);
+  ASSERT_EQ_I64(graph_launches[2], 2);
+  ASSERT_EQ_I64(kernel_calls[2], 0);
+  // 500 warms up in stream mode; 1000 replays its graph; 500 captures.
+  ASSERT_EQ_I64(captures[3], 1);
+  ASSERT_EQ_I64(kernel_calls[3], 2);
+  ASSERT_EQ_I64(graph_launches[4], 3);
+  ASSERT_EQ_I64(captures[4], 1);
+  ASSERT_EQ_I64(captures[5], 2);
+  ASSERT_EQ_I64(graph_launches[6], 5);
+  ASSERT_EQ_U64(stats.warmups, 2);
+  ASSERT_EQ_I64(third[0], 0);
+  ASSERT_EQ_I64(third[1], 0);
+  ASSERT_EQ_I64(third[2], 1);
+  ASSERT_STATUS(null_context, KILN_STATUS_INVALID_ARGUMENT, "context is NULL");
 }
 
 TEST(runtime_graph_shape_change_recaptures) {
@@ -2840,6 +2897,9 @@ TEST(runtime_graph_capture_failure_falls_back_to_stream_mode) {
   rig_graphs = 2;
   RIG_OPEN(spec, 90, &options, rig);
   fake.begin_capture_result = KILN_CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+  kiln_status_t warmup = kiln_context_set_graph_warmup(rig.context, 0);
+  if (warmup) rig_close(&rig);
+  ASSERT_OK(warmup);
   kiln_status_t status = rig_bind(&rig, 1000);
   if (!status) status = kiln_context_enqueue(rig.context, NULL);
   int calls = fake.launch_calls;
@@ -3364,7 +3424,8 @@ TEST(runtime_size_tensor_read_output_shape) {
     ASSERT_EQ_I64(got[2], 100);
     ASSERT_EQ_I64(after, 50);
     ASSERT_EQ_I64(copies, 6);
-    ASSERT_EQ_I64(stats.launches, graphs ? 4 : 0);
+    // Graph warm-up: the first enqueue with each shape runs in stream mode.
+    ASSERT_EQ_I64(stats.launches, graphs ? 2 : 0);
     char message[256];
     snprintf(message, sizeof(message),
              "layer 0 'nz' (plugin 'test::nonzero') wrote 101 to size "

@@ -1016,9 +1016,11 @@ KILN_API KILN_MUST_USE_RESULT kiln_status_t
 kiln_context_enqueue(kiln_context_t* context, void* stream);
 
 // Turns graph mode of |context| on or off (it is on when a context is
-// created). In graph mode the first enqueue with a set of input shapes
-// captures the engine's kernel launches into a CUDA graph, and later
-// enqueues with the same shapes launch that graph with one cuGraphLaunch,
+// created). In graph mode the enqueue that follows a warm-up with a set of
+// input shapes (by default, the second enqueue with those shapes: see
+// kiln_context_set_graph_warmup) captures the engine's kernel launches into
+// a CUDA graph, and later enqueues with the same shapes launch that graph
+// with one cuGraphLaunch,
 // which costs the GPU less time between kernels. A context keeps the graphs
 // of its 8 most recently used sets of shapes (per profile); when only
 // tensor addresses change, the graph's kernel nodes are updated in place
@@ -1049,6 +1051,17 @@ kiln_context_enqueue(kiln_context_t* context, void* stream);
 //   if (!status) status = kiln_context_enqueue(context, stream);
 KILN_API KILN_MUST_USE_RESULT kiln_status_t
 kiln_context_set_graphs(kiln_context_t* context, bool enabled);
+
+// Sets how many times |context| runs a new set of input shapes in stream
+// mode before graph mode captures it: 1 when a context is created (shapes
+// used once never pay for a capture, which costs far more than one stream
+// enqueue; the second enqueue with them captures and launches the graph),
+// 0 to capture on the first enqueue. The context remembers the 16 most
+// recent sets of shapes still warming up. Forgets the counts so far; graphs
+// already captured stay. Not thread-safe, as kiln_context_enqueue. Returns
+// INVALID_ARGUMENT for a NULL |context|.
+KILN_API KILN_MUST_USE_RESULT kiln_status_t
+kiln_context_set_graph_warmup(kiln_context_t* context, uint32_t enqueues);
 
 // Enqueues |context| on |stream| |warmup| times, then |iterations| times
 // with a pair of CUDA events around each enqueue, waits for the events, and

@@ -474,6 +474,7 @@ _SIGNATURES = [
      [c_void_p, c_uint32, POINTER(c_uint64)]),
     ("kiln_context_enqueue", kiln_status_t, [c_void_p, c_void_p]),
     ("kiln_context_set_graphs", kiln_status_t, [c_void_p, c_bool]),
+    ("kiln_context_set_graph_warmup", kiln_status_t, [c_void_p, c_uint32]),
 ]
 
 for _name, _restype, _argtypes in _SIGNATURES:

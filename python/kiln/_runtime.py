@@ -214,6 +214,7 @@ class IExecutionContext:
         self.engine = engine
         self._ptr = ptr
         self._graphs = True  # kiln_context_create turns graph mode on
+        self._graph_warmup = 1
         self._fast: _FastRun | None = None  # context.run's cache, made by the first run
 
     def __del__(self):
@@ -291,6 +292,22 @@ class IExecutionContext:
     def graphs(self, enabled: bool) -> None:
         _lib.check(lib.kiln_context_set_graphs(self._ptr, bool(enabled)))
         self._graphs = bool(enabled)
+
+    @property
+    def graph_warmup(self) -> int:
+        """How many times a new set of input shapes runs in stream mode
+        before graph mode captures it (kiln_context_set_graph_warmup): 1 for
+        a new context, so shapes used once never pay for a capture; 0
+        captures on the first run."""
+        return self._graph_warmup
+
+    @graph_warmup.setter
+    def graph_warmup(self, enqueues: int) -> None:
+        enqueues = int(enqueues)
+        if not 0 <= enqueues <= 0xFFFFFFFF:
+            raise ValueError(f"graph_warmup must be in [0, 2^32), got {enqueues}")
+        _lib.check(lib.kiln_context_set_graph_warmup(self._ptr, enqueues))
+        self._graph_warmup = enqueues
 
     def set_graphs(self, enabled: bool) -> bool:
         """Sets graph mode (see ``graphs``); returns True."""

@@ -4,8 +4,10 @@
 // kernel nodes. runtime.h describes the behavior; this file holds the
 // mechanics:
 //
-//   first enqueue with new     capture the launches on the context's own
-//   shapes                     stream, instantiate, find each launch's
+//   first enqueues with new    stream mode, counting the enqueues of the
+//   shapes (warm-up)           shapes in a small table of hashes.
+//   the enqueue after warm-up  capture the launches on the context's own
+//                              stream, instantiate, find each launch's
 //                              kernel node, remember the parameter bytes.
 //   enqueue after a change     find the shapes' graph (else capture one,
 //                              replacing the least recently used), and
@@ -43,6 +45,7 @@ kiln_status_t kiln__context_graphs_init(kiln_context_t* context) {
   const kiln__plan_t* plan = context->plan;
   const kiln_engine_t* engine = context->engine;
   context->graphs_enabled = true;
+  context->graph_warmup = 1;
   bool supported = kiln__cuda_driver_has_graphs(context->device->driver);
   bool any_kernel = false;
   for (uint32_t l = 0; l < plan->layer_count; ++l) {
@@ -139,6 +142,18 @@ kiln_status_t kiln_context_set_graphs(kiln_context_t* context, bool enabled) {
     kiln__context_graphs_clear(context);
   }
   context->graph = NULL;
+  return NULL;
+}
+
+kiln_status_t kiln_context_set_graph_warmup(kiln_context_t* context,
+                                            uint32_t enqueues) {
+  if (!context) {
+    return kiln_make_status(KILN_STATUS_INVALID_ARGUMENT,
+                            "kiln_context_set_graph_warmup: context is NULL");
+  }
+  context->graph_warmup = enqueues;
+  memset(context->graph_seen, 0, sizeof(context->graph_seen));
+  context->graph_seen_next = 0;
   return NULL;
 }
 
@@ -400,8 +415,56 @@ static kiln_status_t graphs_fail(kiln_context_t* context,
   return NULL;
 }
 
+// FNV-1a over the profile and the input shapes.
+static uint64_t graph_shapes_hash(const kiln_context_t* context) {
+  uint64_t h = 1469598103934665603ull;
+#define MIX(v)             \
+  do {                     \
+    h ^= (uint64_t)(v);    \
+    h *= 1099511628211ull; \
+  } while (0)
+  MIX(context->profile);
+  for (uint32_t i = 0; i < context->plan->input_count; ++i) {
+    const kiln_dims_t* d = &context->input_dims[i];
+    MIX(d->rank);
+    for (int32_t j = 0; j < d->rank; ++j) MIX(d->d[j]);
+  }
+#undef MIX
+  return h;
+}
+
+// Counts an enqueue of the current shapes, which have no graph; returns
+// true when they have warmed up and are to be captured now.
+static bool graph_warmed_up(kiln_context_t* context) {
+  if (context->graph_warmup == 0) return true;
+  uint64_t h = graph_shapes_hash(context);
+  for (uint32_t i = 0; i < KILN__CONTEXT_GRAPH_SEEN; ++i) {
+    kiln__runtime_graph_seen_t* seen = &context->graph_seen[i];
+    if (seen->count == 0 || seen->hash != h) continue;
+    if (seen->count >= context->graph_warmup) {
+      seen->count = 0;  // captured now: the slot is free again
+      return true;
+    }
+    ++seen->count;
+    return false;
+  }
+  kiln__runtime_graph_seen_t* slot = NULL;
+  for (uint32_t i = 0; i < KILN__CONTEXT_GRAPH_SEEN && !slot; ++i) {
+    if (context->graph_seen[i].count == 0) slot = &context->graph_seen[i];
+  }
+  if (!slot) {
+    slot = &context->graph_seen[context->graph_seen_next];
+    context->graph_seen_next =
+        (context->graph_seen_next + 1) % KILN__CONTEXT_GRAPH_SEEN;
+  }
+  slot->hash = h;
+  slot->count = 1;
+  return false;
+}
+
 // Finds or makes the graph of the current shapes, in step with the current
-// parameters. |*out_graph| stays NULL when the enqueue must use stream mode.
+// parameters. |*out_graph| stays NULL when the enqueue must use stream mode
+// (shapes still warming up).
 static kiln_status_t graph_select(kiln_context_t* context,
                                   kiln__runtime_graph_t** out_graph) {
   *out_graph = NULL;
@@ -417,6 +480,10 @@ static kiln_status_t graph_select(kiln_context_t* context,
     KILN_RETURN_IF_ERROR(graph_sync(context, g, &ok));
     if (!ok) graph_destroy(context, g);  // captured again below, in place
   } else {
+    if (!graph_warmed_up(context)) {
+      ++context->graph_stats.warmups;
+      return NULL;
+    }
     // An unused slot, else the least recently used one.
     for (uint32_t i = 0; i < KILN__CONTEXT_GRAPH_CAPACITY; ++i) {
       kiln__runtime_graph_t* candidate = &context->graphs[i];

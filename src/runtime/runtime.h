@@ -197,6 +197,18 @@ typedef struct kiln__runtime_layer_t {
 // profile); the least recently used one is replaced.
 #define KILN__CONTEXT_GRAPH_CAPACITY 8
 
+// How many sets of input shapes a context remembers as seen but not yet
+// captured (graph warm-up); the oldest is forgotten first.
+#define KILN__CONTEXT_GRAPH_SEEN 16
+
+// A set of input shapes enqueued in stream mode while it warms up: a hash
+// of (profile, input shapes) and how many times it was enqueued. A hash
+// collision only makes a capture come early.
+typedef struct kiln__runtime_graph_seen_t {
+  uint64_t hash;
+  uint32_t count;  // 0: the slot is free
+} kiln__runtime_graph_seen_t;
+
 // A captured enqueue for one set of input shapes (graph.c).
 typedef struct kiln__runtime_graph_t {
   bool used;
@@ -221,6 +233,7 @@ typedef struct kiln__context_graph_stats_t {
   uint64_t node_updates;  // cuGraphExecKernelNodeSetParams calls
   uint64_t launches;      // cuGraphLaunch calls
   uint64_t evictions;     // graphs replaced because the cache was full
+  uint64_t warmups;       // stream-mode enqueues of shapes not yet captured
 } kiln__context_graph_stats_t;
 
 struct kiln_context_s {
@@ -281,6 +294,12 @@ struct kiln_context_s {
   uint32_t* graph_param_offsets;     // by layer, into a graph's |params|
   size_t graph_param_bytes;
   uint64_t graph_clock;
+  // Graph warm-up: shapes are captured on their (graph_warmup + 1)-th
+  // enqueue; until then they run in stream mode
+  // (kiln_context_set_graph_warmup).
+  uint32_t graph_warmup;
+  uint32_t graph_seen_next;  // the slot to replace next
+  kiln__runtime_graph_seen_t graph_seen[KILN__CONTEXT_GRAPH_SEEN];
   kiln__context_graph_stats_t graph_stats;
 };
 
@@ -289,8 +308,10 @@ struct kiln_context_s {
 //===----------------------------------------------------------------------===//
 //
 // A context in graph mode captures its launches for each set of input
-// shapes into a CUDA graph the first time it is enqueued with them, and
-// later launches that graph with one cuGraphLaunch. The capture happens on
+// shapes into a CUDA graph once it has been enqueued with them
+// |graph_warmup| times in stream mode (default 1: captured on the second
+// enqueue, so shapes used once never pay for a capture), and later launches
+// that graph with one cuGraphLaunch. The capture happens on
 // a private non-blocking stream of the context: capturing only records, so
 // nothing runs there, and the graph is then launched on the caller's
 // stream. That keeps the caller's ordering exactly, the legacy default

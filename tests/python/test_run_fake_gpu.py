@@ -63,6 +63,14 @@ ctx.set_graphs(True)
 g.append(ctx.graphs)
 g.append(engine.create_execution_context(graphs=False).graphs)
 results["graphs"] = g
+w = [ctx.graph_warmup]
+ctx.graph_warmup = 0
+w.append(ctx.graph_warmup)
+try:
+    ctx.graph_warmup = -1
+except ValueError as e:
+    w.append(str(e))
+results["graph_warmup"] = w
 
 # New outputs on each call; shapes alternate (cached per set of shapes).
 fresh = []
@@ -178,6 +186,12 @@ def test_the_fake_driver_is_the_one_loaded(child):
 
 def test_graphs_property_round_trips(child):
     assert child["graphs"] == [True, False, True, False]
+
+
+def test_graph_warmup_property(child):
+    w = child["graph_warmup"]
+    assert w[:2] == [1, 0]
+    assert "graph_warmup must be in [0, 2^32), got -1" in w[2]
 
 
 def test_run_makes_new_outputs_by_default(child):
