@@ -194,6 +194,20 @@ def main(argv):
                 samples[name].append(per_call_us(fn, calls))
         runs.append({name: statistics.median(v) for name, v in samples.items()})
 
+    # Where context.run's time goes (informational, one run): its parts
+    # measured alone.
+    reuse_context = engine.create_execution_context()
+    parts = [("torch.empty((n,), device='cuda')", lambda: torch.empty((n,), device="cuda")),
+             ("x.new_empty((n,))", lambda: x.new_empty((n,))),
+             ("context.run(reuse_outputs=True)",
+              lambda: reuse_context.run({"x": x}, reuse_outputs=True))]
+    components = {}
+    for name, fn in parts:
+        per_call_us(fn, 500)
+        components[name] = statistics.median(per_call_us(fn, calls) for _ in range(repeats))
+    print("context.run's parts (host µs per call): " +
+          "; ".join(f"{k} {v:.2f}" for k, v in components.items()))
+
     torch_key = "torch eager torch.add(x, 1, out=y)"
     lines = ["| call (host time per call) | run 1 | run 2 | vs torch eager, run 1 / run 2 |",
              "|---|---|---|---|"]
@@ -219,7 +233,7 @@ def main(argv):
         "bench": "python_enqueue", "status": "ok", "device": torch.cuda.get_device_name(),
         "torch": torch.__version__, "torch_cuda": torch.version.cuda,
         "triton": triton.__version__, "python": sys.version.split()[0],
-        "calls": calls, "repeats": repeats, "elements": n,
+        "calls": calls, "repeats": repeats, "elements": n, "components": components,
         "runs": [{labels[name]: us for name, us in run.items()} for run in runs]})
     return 0
 

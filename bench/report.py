@@ -685,6 +685,10 @@ def python_section(res: Optional[dict]) -> str:
         r1, r2 = runs[0][key], runs[1][key]
         q1, q2 = r1 / runs[0]["torch_eager"], r2 / runs[1]["torch_eager"]
         lines.append(f"| {label} | {r1:.2f} | {r2:.2f} | {q1:.2f} / {q2:.2f} |")
+    components = res.get("components") or {}
+    if components:
+        lines += ["", "Parts of `context.run`, each measured alone (host µs per call): " +
+                  "; ".join(f"`{k}` {v:.2f}" for k, v in components.items()) + "."]
     return "\n".join(lines)
 
 

@@ -749,9 +749,10 @@ class _FastRun:
                 outs = self.kept[slot] = [torch.empty(shape, dtype=dt, device=dev)
                                           for shape, dt in zip(shapes, dtypes)]
         else:
-            dev = arrays[0].device
-            empty = torch.empty
-            outs = [empty(shape, dtype=dt, device=dev) for shape, dt in zip(shapes, dtypes)]
+            # Tensor.new_empty: the first input's device without parsing a
+            # device argument (cheaper than torch.empty(..., device=)).
+            new_empty = arrays[0].new_empty
+            outs = [new_empty(shape, dtype=dt) for shape, dt in zip(shapes, dtypes)]
         for o in outs:
             pointers.append(o.data_ptr())
         if stream is None:

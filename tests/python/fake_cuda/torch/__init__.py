@@ -63,6 +63,9 @@ class Tensor:
     def numpy(self):
         return self._a
 
+    def new_empty(self, shape, dtype=None):
+        return Tensor(np.empty(tuple(shape), (dtype or self.dtype).np), self.device)
+
     def __getitem__(self, index):
         return Tensor(self._a[index], self.device)
 
