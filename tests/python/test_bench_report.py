@@ -69,7 +69,7 @@ def test_misses_carry_their_cause(sample):
     rows = by_id(report.collect_rows(results))
     run = rows["py_run"]
     assert run.verdict() == "missed"
-    assert "torch.empty" in run.cause
+    assert "new_empty" in run.cause
     total = rows["coldstart_1_total"]
     assert total.verdict() == "missed"
     assert "driver init" in total.cause and "cannot exceed" in total.cause
