@@ -637,7 +637,9 @@ KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_build_config_set_shape(
 KILN_API KILN_MUST_USE_RESULT kiln_status_t kiln_build_config_set_targets(
     kiln_build_config_t* config, const uint32_t* sm_archs, size_t count);
 
-// Turns tactic timing off (the first combination and tactic are kept).
+// Turns tactic timing off (the first combination and tactic are kept). With
+// timing off and explicit targets the build does not touch the GPU or its
+// driver at all, which saves the driver's initialization (~0.1 s) per build.
 KILN_API void kiln_build_config_set_timing(kiln_build_config_t* config,
                                            bool enabled);
 
