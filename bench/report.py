@@ -30,16 +30,31 @@ PHASE_NAMES = {
 }
 
 # Causes found for misses that are known and understood (see bench/NOTES.md).
-KNOWN_CAUSES = {
-    "py_run": ("measured by parts on 2026-11-25 (H100): the allocation alone "
-               "(`x.new_empty`) costs 2.4 µs and the binding path with outputs "
-               "reused 5.2 µs, against 2.1 µs for `execute_async_v3`: about 3 µs of "
-               "Python per call (the feeds dict, each tensor's dtype, device, "
-               "contiguity and shape checked, the result dict, two ctypes calls), "
-               "while torch's `x + 1` allocates and launches in C++; "
-               "`context.run(out=)` and `execute_async_v3` meet their budgets "
-               "(bench/NOTES.md)"),
-}
+KNOWN_CAUSES: dict = {}
+
+
+def _python_cause(rid: str, res: dict) -> str:
+    """The cause of a Python row's miss from the parts measured in the same
+    run (python_enqueue.py's "components"), or "" without them."""
+    parts = res.get("components") or {}
+    runs = res.get("runs") or []
+    alloc = parts.get("x.new_empty((n,))")
+    reuse = parts.get("context.run(reuse_outputs=True)")
+    if alloc is None or reuse is None or not runs or "kiln_enqueue" not in runs[-1]:
+        return ""
+    enqueue = runs[-1]["kiln_enqueue"]
+    python = reuse - enqueue
+    common = (f"measured by parts in the same run, `execute_async_v3` costs {enqueue:.2f} µs and "
+              f"`context.run` with its outputs reused {reuse:.2f} µs: about {python:.1f} µs of "
+              "Python per call (the feeds dict; each tensor's dtype, device, contiguity and "
+              "shape checked; the result dict; two ctypes calls), while torch does the same "
+              "work in C++")
+    if rid == "py_run":
+        return (f"{common}; the output allocation alone (`x.new_empty`) adds {alloc:.2f} µs, "
+                "which torch's `x + 1` pays too (bench/NOTES.md)")
+    if rid == "py_run_out":
+        return f"{common}; `out=` adds a check of each given tensor (bench/NOTES.md)"
+    return ""
 
 NO_CAUSE = "cause not found yet: analyse it and record it in bench/NOTES.md"
 
@@ -397,7 +412,7 @@ def rows_python_enqueue(res: Optional[dict]) -> list:
             row.kiln = [r[k] for r in runs]
             row.baseline = [r[b] for r in runs]
             if row.verdict() == "missed":
-                row.cause = KNOWN_CAUSES.get(rid, NO_CAUSE)
+                row.cause = _python_cause(rid, res) or KNOWN_CAUSES.get(rid, NO_CAUSE)
         rows.append(row)
     return rows
 
